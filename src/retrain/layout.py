@@ -1,0 +1,75 @@
+"""Where every artifact lives, per logical date (`ds`, YYYY-MM-DD), under the data folder.
+
+One place decides the paths so that DAGs, the CLI and tests never build them by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+_DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def check_ds(ds: str) -> str:
+    """A logical date as the folders use it; anything else is refused with the expected form."""
+    if not isinstance(ds, str) or not _DS.match(ds):
+        raise ValueError(f"logical date {ds!r} is not of the form YYYY-MM-DD")
+    date.fromisoformat(ds)
+    return ds
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one data folder: raw/, processed/, models/, predictions/, reports/, quarantine/."""
+
+    root: Path
+
+    def raw(self, ds: str) -> Path:
+        return self.root / "raw" / check_ds(ds)
+
+    def raw_data(self, ds: str) -> Path:
+        return self.raw(ds) / "data.csv"
+
+    def raw_target(self, ds: str) -> Path:
+        return self.raw(ds) / "target.csv"
+
+    def processed(self, ds: str) -> Path:
+        return self.root / "processed" / check_ds(ds)
+
+    def train_file(self, ds: str) -> Path:
+        return self.processed(ds) / "train.csv"
+
+    def val_file(self, ds: str) -> Path:
+        return self.processed(ds) / "val.csv"
+
+    def models(self, ds: str) -> Path:
+        return self.root / "models" / check_ds(ds)
+
+    def predictions(self, ds: str) -> Path:
+        return self.root / "predictions" / check_ds(ds)
+
+    def predictions_file(self, ds: str) -> Path:
+        return self.predictions(ds) / "predictions.csv"
+
+    def reports(self, ds: str) -> Path:
+        return self.root / "reports" / check_ds(ds)
+
+    def report_file(self, ds: str) -> Path:
+        return self.reports(ds) / "report.html"
+
+    def quarantine(self, ds: str) -> Path:
+        return self.root / "quarantine" / check_ds(ds)
+
+    def raw_days(self, until: str | None = None) -> list[str]:
+        """Days that have landed (both files present), oldest first, up to and including `until`."""
+        base = self.root / "raw"
+        if not base.is_dir():
+            return []
+        days = sorted(
+            p.name for p in base.iterdir()
+            if _DS.match(p.name) and (p / "data.csv").is_file() and (p / "target.csv").is_file()
+        )
+        return [d for d in days if until is None or d <= until]

@@ -1,0 +1,227 @@
+"""The one typed settings object, read from the environment.
+
+Every knob of the system lives here so that a reader finds it in one place and a wrong value fails
+at start, naming the variable and what it accepts, instead of deep inside a task.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Metric = Literal["roc_auc", "accuracy", "f1", "precision", "recall", "balanced_accuracy", "average_precision"]
+IsolationMode = Literal["inprocess", "virtualenv", "docker"]
+
+
+class SettingsError(ValueError):
+    """A setting in the environment is wrong; the message names it and says what it accepts."""
+
+
+def _env(name: str, *aliases: str) -> Any:
+    return AliasChoices(name, *aliases)
+
+
+class Settings(BaseSettings):
+    """Configuration of retrain, from `RETRAIN_*` environment variables (and a few seed names)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, *_, **__):  # type: ignore[no-untyped-def]
+        """Only `load_settings` feeds values in: one reader of the environment, checked as a whole."""
+        return (init_settings,)
+
+    home: Path = Field(Path(".retrain"), validation_alias=_env("RETRAIN_HOME"))
+    data_dir_override: Path | None = Field(None, validation_alias=_env("RETRAIN_DATA_DIR"))
+    source: Path | None = Field(None, validation_alias=_env("RETRAIN_SOURCE"))
+
+    model_name: str = Field("retrain-model", min_length=1, validation_alias=_env("RETRAIN_MODEL_NAME"))
+    estimator: str = Field(
+        "sklearn.ensemble.HistGradientBoostingClassifier", validation_alias=_env("RETRAIN_ESTIMATOR")
+    )
+    estimator_params: Annotated[dict[str, Any], NoDecode] = Field(
+        default_factory=lambda: {"max_iter": 100, "learning_rate": 0.1},
+        validation_alias=_env("RETRAIN_ESTIMATOR_PARAMS"),
+    )
+    metric: Metric = Field("roc_auc", validation_alias=_env("RETRAIN_METRIC"))
+    metric_threshold: float = Field(
+        0.8, ge=0.0, le=1.0, validation_alias=_env("RETRAIN_METRIC_THRESHOLD", "METRIC_THRESHOLD")
+    )
+    min_improvement: float = Field(0.0, ge=0.0, le=1.0, validation_alias=_env("RETRAIN_MIN_IMPROVEMENT"))
+    model_version: str | None = Field(None, validation_alias=_env("RETRAIN_MODEL_VERSION", "MODEL_VERSION"))
+
+    window_days: int = Field(14, ge=1, le=3650, validation_alias=_env("RETRAIN_WINDOW_DAYS"))
+    holdout_days: int = Field(7, ge=1, le=365, validation_alias=_env("RETRAIN_HOLDOUT_DAYS"))
+    holdout_fraction: float = Field(0.5, gt=0.0, lt=1.0, validation_alias=_env("RETRAIN_HOLDOUT_FRACTION"))
+    seed: int = Field(42, ge=0, validation_alias=_env("RETRAIN_SEED"))
+
+    rows_per_day: int = Field(2000, ge=10, le=50_000_000, validation_alias=_env("RETRAIN_ROWS_PER_DAY"))
+    n_features: int = Field(10, ge=2, le=1000, validation_alias=_env("RETRAIN_N_FEATURES"))
+    drift_start: date | None = Field(date(2025, 12, 18), validation_alias=_env("RETRAIN_DRIFT_START"))
+    drift_strength: float = Field(1.0, ge=0.0, le=10.0, validation_alias=_env("RETRAIN_DRIFT_STRENGTH"))
+
+    batch_rows: int = Field(100_000, ge=1, validation_alias=_env("RETRAIN_BATCH_ROWS"))
+
+    telegram_token: SecretStr | None = Field(None, validation_alias=_env("RETRAIN_TELEGRAM_TOKEN", "TG_TOKEN"))
+    telegram_chat: str | None = Field(None, validation_alias=_env("RETRAIN_TELEGRAM_CHAT", "TG_CHAT"))
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", validation_alias=_env("RETRAIN_TELEGRAM_API_URL", "TG_API_URL")
+    )
+    notify_urls: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("RETRAIN_NOTIFY_URLS")
+    )
+    notify_retries: int = Field(3, ge=0, le=20, validation_alias=_env("RETRAIN_NOTIFY_RETRIES"))
+    notify_timeout: float = Field(10.0, gt=0, le=300, validation_alias=_env("RETRAIN_NOTIFY_TIMEOUT"))
+
+    demo_days: int = Field(35, ge=8, le=3650, validation_alias=_env("RETRAIN_DEMO_DAYS"))
+    demo_start: date = Field(date(2025, 12, 1), validation_alias=_env("RETRAIN_DEMO_START"))
+    task_retries: int = Field(2, ge=0, le=20, validation_alias=_env("RETRAIN_TASK_RETRIES"))
+
+    mlflow_tracking_uri_override: str | None = Field(None, validation_alias=_env("MLFLOW_TRACKING_URI"))
+    airflow_port: int = Field(8080, ge=1, le=65535, validation_alias=_env("RETRAIN_AIRFLOW_PORT"))
+    mlflow_port: int = Field(5000, ge=1, le=65535, validation_alias=_env("RETRAIN_MLFLOW_PORT"))
+
+    @field_validator("home", "data_dir_override", "source")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        """Resolved once, at start: a worker in another folder must see the same files."""
+        return value.expanduser().absolute() if value is not None else None
+
+    @field_validator("estimator_params", mode="before")
+    @classmethod
+    def _parse_params(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"must be a JSON object such as '{{\"max_iter\": 200}}' ({exc.msg})") from None
+            if not isinstance(value, dict):
+                raise ValueError("must be a JSON object such as '{\"max_iter\": 200}'")
+        return value
+
+    @field_validator("notify_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("estimator")
+    @classmethod
+    def _check_import_path(cls, value: str) -> str:
+        module, _, name = value.rpartition(".")
+        if not module or not name or not all(p.isidentifier() for p in value.split(".")):
+            raise ValueError("must be an import path of a classifier class such as sklearn.linear_model.LogisticRegression")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://api.telegram.org")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _telegram_pair(self) -> Settings:
+        if bool(self.telegram_token) != bool(self.telegram_chat):
+            missing = "TG_CHAT (RETRAIN_TELEGRAM_CHAT)" if self.telegram_token else "TG_TOKEN (RETRAIN_TELEGRAM_TOKEN)"
+            raise ValueError(f"Telegram needs both a token and a chat id; {missing} is not set")
+        if self.holdout_days > self.window_days:
+            raise ValueError(
+                f"RETRAIN_HOLDOUT_DAYS ({self.holdout_days}) must not exceed RETRAIN_WINDOW_DAYS ({self.window_days})"
+            )
+        return self
+
+    # Derived locations: computed, never stored twice.
+    @property
+    def data_dir(self) -> Path:
+        return self.data_dir_override or self.home / "data"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.home / "ledger.jsonl"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri_override:
+            return self.mlflow_tracking_uri_override
+        return f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        return self.home / "mlartifacts"
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings safe to print or log: secrets are masked, never the values."""
+        data = self.model_dump(mode="json")
+        data["telegram_token"] = "**********" if self.telegram_token else None
+        data["notify_urls"] = ["**********" for _ in self.notify_urls]
+        if self.mlflow_tracking_uri_override and "@" in self.mlflow_tracking_uri_override:
+            data["mlflow_tracking_uri_override"] = "**********"
+        return data
+
+
+_ENV_NAMES: dict[str, str] = {}
+
+
+def _known_env_names() -> dict[str, str]:
+    if not _ENV_NAMES:
+        for name, field in Settings.model_fields.items():
+            alias = field.validation_alias
+            for choice in getattr(alias, "choices", []):
+                _ENV_NAMES[str(choice)] = name
+    return _ENV_NAMES
+
+
+def _describe(field_name: str) -> str:
+    field = Settings.model_fields[field_name]
+    names = [str(c) for c in getattr(field.validation_alias, "choices", [field_name])]
+    return " / ".join(names)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the settings, failing with a message that names the variable.
+
+    Unknown `RETRAIN_*` variables are refused too: a typo must not silently fall back to a default.
+    """
+    env = dict(os.environ if environ is None else environ)
+    known = _known_env_names()
+    unknown = sorted(k for k in env if k.startswith("RETRAIN_") and k not in known)
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, known, n=1)
+            hints.append(f"{key}" + (f" (did you mean {close[0]}?)" if close else ""))
+        raise SettingsError(
+            "unknown setting(s) in the environment: " + ", ".join(hints)
+            + ". See README.md 'Settings' for the accepted names."
+        )
+    values = {k: v for k, v in env.items() if k in known}
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            loc = [str(p) for p in error.get("loc") or ()]
+            field_name = next((known[p] for p in loc if p in known), None)
+            where = _describe(field_name) if field_name else "settings"
+            given = ""
+            if field_name:
+                for alias in _describe(field_name).split(" / "):
+                    if alias in values:
+                        shown = "**********" if "TOKEN" in alias or "URLS" in alias else values[alias]
+                        given = f"={shown!r}"
+                        break
+            lines.append(f"{where}{given}: {error['msg']}")
+        raise SettingsError("invalid setting: " + "; ".join(lines)) from None
