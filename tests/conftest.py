@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from retrain.settings import Settings, load_settings
+from tests.helpers.telegram_server import telegram_server  # noqa: F401  (a fixture for every test module)
 
-_OWN_ENV_PREFIXES = ("RETRAIN_", "TG_", "MLFLOW_", "AIRFLOW_", "AIRFLOW__")
+# Airflow reads its configuration once, when first imported: give the whole session its own
+# AIRFLOW_HOME (SQLite metadata DB, this project's dags/) before any test imports it.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="retrain-test-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.pop("AIRFLOW__CORE__DAGS_FOLDER", None)
+os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+REPO = Path(__file__).resolve().parents[1]
+DAGS_FOLDER = REPO / "dags"
+
+_OWN_ENV_PREFIXES = ("RETRAIN_", "TG_", "MLFLOW_")
 _OWN_ENV_NAMES = ("METRIC_THRESHOLD", "MODEL_VERSION")
 
 
@@ -32,3 +44,14 @@ def retrain_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
 @pytest.fixture
 def settings(retrain_env: dict[str, str]) -> Settings:
     return load_settings()
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    """The session's Airflow home with this project's airflow.cfg and a migrated SQLite database."""
+    from retrain.airflow.home import airflow_cfg
+
+    cfg = _AIRFLOW_HOME / "airflow.cfg"
+    if not cfg.exists():
+        cfg.write_text(airflow_cfg(_AIRFLOW_HOME, DAGS_FOLDER), encoding="utf-8")
+    return _AIRFLOW_HOME

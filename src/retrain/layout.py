@@ -69,7 +69,8 @@ class Layout:
         if not base.is_dir():
             return []
         days = sorted(
-            p.name for p in base.iterdir()
+            p.name
+            for p in base.iterdir()
             if _DS.match(p.name) and (p / "data.csv").is_file() and (p / "target.csv").is_file()
         )
         return [d for d in days if until is None or d <= until]

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
 
     rows_per_day: int = Field(2000, ge=10, le=50_000_000, validation_alias=_env("RETRAIN_ROWS_PER_DAY"))
     n_features: int = Field(10, ge=2, le=1000, validation_alias=_env("RETRAIN_N_FEATURES"))
-    drift_start: date | None = Field(date(2025, 12, 18), validation_alias=_env("RETRAIN_DRIFT_START"))
+    drift_start: date | None = Field(date(2025, 12, 15), validation_alias=_env("RETRAIN_DRIFT_START"))
     drift_strength: float = Field(1.0, ge=0.0, le=10.0, validation_alias=_env("RETRAIN_DRIFT_STRENGTH"))
 
     batch_rows: int = Field(100_000, ge=1, validation_alias=_env("RETRAIN_BATCH_ROWS"))
@@ -82,6 +82,8 @@ class Settings(BaseSettings):
 
     demo_days: int = Field(35, ge=8, le=3650, validation_alias=_env("RETRAIN_DEMO_DAYS"))
     demo_start: date = Field(date(2025, 12, 1), validation_alias=_env("RETRAIN_DEMO_START"))
+    wait_timeout: int = Field(6 * 3600, ge=1, validation_alias=_env("RETRAIN_WAIT_TIMEOUT"))
+    wait_poke_interval: int = Field(60, ge=1, validation_alias=_env("RETRAIN_WAIT_POKE_INTERVAL"))
     task_retries: int = Field(2, ge=0, le=20, validation_alias=_env("RETRAIN_TASK_RETRIES"))
 
     mlflow_tracking_uri_override: str | None = Field(None, validation_alias=_env("MLFLOW_TRACKING_URI"))
@@ -118,7 +120,9 @@ class Settings(BaseSettings):
     def _check_import_path(cls, value: str) -> str:
         module, _, name = value.rpartition(".")
         if not module or not name or not all(p.isidentifier() for p in value.split(".")):
-            raise ValueError("must be an import path of a classifier class such as sklearn.linear_model.LogisticRegression")
+            raise ValueError(
+                "must be an import path of a classifier class such as sklearn.linear_model.LogisticRegression"
+            )
         return value
 
     @field_validator("telegram_api_url")
@@ -204,7 +208,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             close = difflib.get_close_matches(key, known, n=1)
             hints.append(f"{key}" + (f" (did you mean {close[0]}?)" if close else ""))
         raise SettingsError(
-            "unknown setting(s) in the environment: " + ", ".join(hints)
+            "unknown setting(s) in the environment: "
+            + ", ".join(hints)
             + ". See README.md 'Settings' for the accepted names."
         )
     values = {k: v for k, v in env.items() if k in known}

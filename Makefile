@@ -1,0 +1,50 @@
+# retrain: `make demo` runs the main job, `make test` runs the tests. `make help` lists every target.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV_VERSION := 0.13.8
+BIN := $(VENV)/bin
+export RETRAIN_HOME ?= $(CURDIR)/.retrain
+export AIRFLOW_HOME ?= $(RETRAIN_HOME)/airflow
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-unit test-dags test-integration test-services bench lint up clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/uv:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "retrain needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: $(BIN)/uv pyproject.toml uv.lock
+	$(BIN)/uv sync --frozen --compile-bytecode --python $(BIN)/python
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv from uv.lock (idempotent; quick when nothing changed)
+
+demo: install ## simulate weeks of daily data through the real Airflow DAGs and show what happened
+	$(BIN)/retrain demo
+
+test: install ## run the whole test suite (unit, DAG integrity, integration; service tests when PostgreSQL and Redis answer)
+	$(BIN)/pytest
+
+test-unit: install ## core library tests only (no Airflow)
+	$(BIN)/pytest tests/unit
+
+test-dags: install ## DAG integrity tests
+	$(BIN)/pytest tests/dags
+
+test-integration: install ## real Airflow runs
+	$(BIN)/pytest tests/integration
+
+bench: install ## benchmarks: print tables of rows/s, memory and ratios
+	$(BIN)/python bench/bench_score.py
+
+lint: install ## ruff
+	$(BIN)/ruff check src tests dags bench
+
+clean: ## remove .venv and the local RETRAIN_HOME (.retrain)
+	rm -rf $(VENV) .retrain

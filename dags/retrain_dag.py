@@ -1,0 +1,42 @@
+"""
+### retrain
+
+Weekly (and on demand or on drift): train a challenger on the last `RETRAIN_WINDOW_DAYS` days,
+score it **and the current champion on the same fresh holdout**, and let the gate decide.
+
+`deploy_model` registers the version in MLflow and moves the `champion` alias (compare-and-swap;
+the previous champion is kept and tagged), `notify_success` tells the team. `skip_deploy` records
+the reasons and keeps the champion. The decision, both scores and the reasons are in MLflow, in
+`models/{ds}/` and in `retrain status`.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import chain, dag, task
+
+from retrain.airflow import defaults
+from retrain.airflow import retrain_tasks as t
+
+
+@dag(dag_id="retrain", schedule="@weekly", max_active_runs=1, doc_md=__doc__, **defaults.dag_kwargs(tags=["training"]))
+def retrain() -> None:
+    wait_for_data = task.sensor(task_id="wait_for_data", **defaults.sensor_kwargs())(t.data_has_landed)()
+    prepared = task(task_id="prepare_data")(t.prepare_data)()
+    validated = task(task_id="validate_data")(t.validate_data)(prepared)
+    split = task(task_id="split_data")(t.split_data)(validated)
+    trained = task(task_id="train_model")(t.train_model)(split)
+    evaluated = task(task_id="evaluate_model")(t.evaluate_model)(trained)
+    decide_deploy = task.branch(task_id="decide_deploy")(t.decide_deploy)(evaluated)
+    deployed = task(task_id="deploy_model")(t.deploy_model)()
+    notify_success = task(task_id="notify_success")(t.notify_success)(deployed)
+    skip_deploy = task(task_id="skip_deploy")(t.skip_deploy)()
+    end = EmptyOperator(task_id="end", trigger_rule="none_failed_min_one_success")
+
+    chain(wait_for_data, prepared)
+    chain(decide_deploy, [deployed, skip_deploy])
+    chain(notify_success, end)
+    chain(skip_deploy, end)
+
+
+retrain()

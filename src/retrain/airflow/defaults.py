@@ -1,0 +1,52 @@
+"""Shared DAG defaults: one place for start date, retries and the failure alert of every DAG."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+
+from retrain.airflow.notifier import FailureAlertNotifier
+from retrain.settings import load_settings
+
+START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
+"""Early enough for any demo or backfill date; `catchup=False` keeps the scheduler from replaying it."""
+
+
+def default_args() -> dict[str, Any]:
+    """Retries with backoff, and one alert per task once its retries are exhausted.
+
+    `on_failure_callback` fires only after the last try (retries go to `on_retry_callback`, which we
+    leave unset), so a flaky task that recovers alerts nobody and a failed one alerts exactly once.
+    """
+    settings = load_settings()
+    return {
+        "owner": "retrain",
+        "retries": settings.task_retries,
+        "retry_delay": timedelta(seconds=20),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+        "on_failure_callback": FailureAlertNotifier(),
+    }
+
+
+def dag_kwargs(*, tags: list[str]) -> dict[str, Any]:
+    """Keyword arguments every retrain DAG shares."""
+    return {
+        "start_date": START_DATE,
+        "catchup": False,
+        "default_args": default_args(),
+        "tags": ["retrain", *tags],
+    }
+
+
+def sensor_kwargs() -> dict[str, Any]:
+    """A sensor that frees its worker slot between pokes (reschedule mode) and gives up after a while."""
+    settings = load_settings()
+    return {
+        "mode": "reschedule",
+        "poke_interval": settings.wait_poke_interval,
+        "timeout": settings.wait_timeout,
+        "retries": 0,
+    }

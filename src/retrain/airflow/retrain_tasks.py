@@ -1,0 +1,279 @@
+"""Task callables of the `retrain` DAG: window → validate → split → train → evaluate → gate → deploy.
+
+Each task passes a small dict of paths, ids and numbers to the next (never a model or a frame): the
+model travels through MLflow, the data through files under the data folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from retrain.airflow.context import fail_fast_on_bad_input, settings_and_layout, trigger_of
+
+log = logging.getLogger(__name__)
+
+
+def _registry(settings: Any) -> Any:
+    from retrain.registry import Registry
+
+    return Registry.from_settings(settings)
+
+
+def data_has_landed(ds: str) -> bool:
+    """Sensor: both files of the day are there (written atomically, so present means complete)."""
+    _, layout = settings_and_layout()
+    return layout.raw_data(ds).is_file() and layout.raw_target(ds).is_file()
+
+
+def prepare_data(ds: str, dag_run: Any = None) -> dict:
+    """Pick the training window and the fresh days the holdout comes from, and pin the champion."""
+    from retrain.data.prepare import fresh_days, training_window
+
+    settings, layout = settings_and_layout()
+    with fail_fast_on_bad_input():
+        window = training_window(layout.raw_days(until=ds), ds, settings.window_days)
+    champion = _registry(settings).champion()
+    champion_window_end = champion.tags.get("window_end") if champion else None
+    fresh = fresh_days(window, settings.holdout_days, champion_window_end)
+    ctx = {
+        "ds": ds,
+        "trigger": trigger_of(dag_run),
+        "window": window,
+        "fresh": fresh,
+        "champion_version": champion.version if champion else None,
+    }
+    log.info(
+        "window %s..%s (%d days), holdout from %s, champion %s",
+        window[0],
+        window[-1],
+        len(window),
+        fresh,
+        ctx["champion_version"],
+    )
+    return ctx
+
+
+def validate_data(ctx: dict) -> dict:
+    """Validate every day of the window; the first bad file stops the run with its name, column and row."""
+    from retrain.data.validate import validate_day
+
+    _, layout = settings_and_layout()
+    columns: list[str] | None = None
+    rows = 0
+    with fail_fast_on_bad_input():
+        for day in ctx["window"]:
+            features, target = validate_day(layout.raw_data(day), layout.raw_target(day), columns)
+            columns = columns or list(features.columns)
+            rows += len(features)
+    log.info("validated %d rows × %d features over %d days", rows, len(columns or []), len(ctx["window"]))
+    return {**ctx, "columns": columns, "rows": rows}
+
+
+def split_data(ctx: dict) -> dict:
+    """Stratified, seeded split: the holdout comes only from the fresh days the champion never saw."""
+    from retrain.data.prepare import split_window, write_split
+    from retrain.data.validate import check_trainable, validate_day
+
+    settings, layout = settings_and_layout()
+    with fail_fast_on_bad_input():
+        frames = {
+            day: validate_day(layout.raw_data(day), layout.raw_target(day), ctx["columns"]) for day in ctx["window"]
+        }
+        train, val = split_window(frames, ctx["fresh"], settings.holdout_fraction, settings.seed)
+        check_trainable(train["target"], where="the training split")
+        check_trainable(val["target"], where="the holdout split")
+    train_path, val_path = write_split(layout, ctx["ds"], train, val)
+    log.info("train %d rows, holdout %d rows", len(train), len(val))
+    return {
+        **ctx,
+        "train_path": str(train_path),
+        "val_path": str(val_path),
+        "train_rows": len(train),
+        "val_rows": len(val),
+    }
+
+
+def train_model(ctx: dict) -> dict:
+    """Fit the configured estimator on the training split and log it to MLflow with its signature."""
+    from retrain.data.prepare import read_split
+    from retrain.evaluate import all_metrics
+    from retrain.train import build_estimator, fit
+
+    settings, _ = settings_and_layout()
+    X, y, _ = read_split(ctx["train_path"])
+    estimator = build_estimator(settings.estimator, settings.estimator_params, settings.seed)
+    model = fit(estimator, X, y)
+    train_metrics = {f"train_{k}": v for k, v in all_metrics(model, X, y).items()}
+    run_id = _registry(settings).log_challenger(
+        model,
+        X.head(5),
+        ds=ctx["ds"],
+        params={
+            "estimator": settings.estimator,
+            **settings.estimator_params,
+            "seed": settings.seed,
+            "train_rows": ctx["train_rows"],
+            "val_rows": ctx["val_rows"],
+        },
+        metrics=train_metrics,
+        tags={
+            "ds": ctx["ds"],
+            "trigger": ctx["trigger"],
+            "window_start": ctx["window"][0],
+            "window_end": ctx["window"][-1],
+            "fresh_days": ",".join(ctx["fresh"]),
+        },
+        window=ctx["window"],
+    )
+    log.info("challenger logged as MLflow run %s", run_id)
+    return {**ctx, "run_id": run_id}
+
+
+def evaluate_model(ctx: dict) -> dict:
+    """Score the challenger AND the current champion on the same holdout, so the gate compares like with like."""
+    from retrain.data.prepare import read_split
+    from retrain.evaluate import all_metrics, score
+
+    settings, _ = settings_and_layout()
+    registry = _registry(settings)
+    X, y, _ = read_split(ctx["val_path"])
+    challenger = registry.load_model(f"runs:/{ctx['run_id']}/model")
+    result = {
+        "metric": settings.metric,
+        "challenger_score": score(challenger, X, y, settings.metric),
+        "challenger_metrics": all_metrics(challenger, X, y),
+        "champion_score": None,
+        "champion_metrics": None,
+    }
+    if ctx["champion_version"] is not None:
+        champion = registry.load_model(f"models:/{settings.model_name}/{ctx['champion_version']}")
+        result["champion_score"] = score(champion, X, y, settings.metric)
+        result["champion_metrics"] = all_metrics(champion, X, y)
+    log.info(
+        "%s on the holdout: challenger %.4f, champion (v%s) %s",
+        settings.metric,
+        result["challenger_score"],
+        ctx["champion_version"],
+        "none" if result["champion_score"] is None else f"{result['champion_score']:.4f}",
+    )
+    return {**ctx, **result}
+
+
+def decide_deploy(ctx: dict) -> str:
+    """The gate: returns the branch to follow, after recording the decision in MLflow and the model card."""
+    from retrain.gate import decide
+    from retrain.model_card import write_card
+
+    settings, layout = settings_and_layout()
+    decision = decide(
+        ctx["challenger_score"],
+        ctx["champion_score"],
+        threshold=settings.metric_threshold,
+        min_improvement=settings.min_improvement,
+        metric=settings.metric,
+    )
+    _registry(settings).record_decision(ctx["run_id"], decision, ctx["champion_version"])
+    write_card(layout.models(ctx["ds"]), ctx=ctx, decision=decision.to_dict(), settings=settings)
+    for reason in decision.reasons:
+        log.info("gate: %s", reason)
+    log.info("gate decision: %s", "deploy" if decision.deploy else "skip")
+    return "deploy_model" if decision.deploy else "skip_deploy"
+
+
+def _evaluated(ti: Any) -> dict:
+    ctx = ti.xcom_pull(task_ids="evaluate_model")
+    if not ctx:
+        raise RuntimeError("no result from evaluate_model in this run; rerun the whole retrain DAG for this date")
+    return ctx
+
+
+def _ledger_entry(ctx: dict, settings: Any, decision: dict, version: str | None) -> dict:
+    return {
+        "ds": ctx["ds"],
+        "decision": "deploy" if decision["deploy"] else "skip",
+        "trigger": ctx["trigger"],
+        "metric": ctx["metric"],
+        "challenger_score": ctx["challenger_score"],
+        "champion_score": ctx["champion_score"],
+        "champion_version": ctx["champion_version"],
+        "threshold": settings.metric_threshold,
+        "min_improvement": settings.min_improvement,
+        "version": version,
+        "label": settings.model_version,
+        "reasons": decision["reasons"],
+        "run_id": ctx["run_id"],
+        "window": [ctx["window"][0], ctx["window"][-1]],
+    }
+
+
+def deploy_model(ti: Any) -> dict:
+    """Register the challenger, move `champion` to it (compare-and-swap), finish the model card, record it."""
+    from retrain import ledger
+    from retrain.model_card import read_decision, write_model_ref
+
+    settings, layout = settings_and_layout()
+    ctx = _evaluated(ti)
+    decision = read_decision(layout.models(ctx["ds"]))
+    registry = _registry(settings)
+    version = registry.register(
+        ctx["run_id"], ds=ctx["ds"], tags={"trigger": ctx["trigger"]}, label=settings.model_version
+    )
+    previous = registry.promote(
+        version,
+        expected_current=ctx["champion_version"],
+        reason=f"retrain {ctx['ds']}: " + "; ".join(decision["reasons"]),
+    )
+    write_model_ref(
+        layout.models(ctx["ds"]),
+        model_name=settings.model_name,
+        version=version,
+        previous_version=previous,
+        run_id=ctx["run_id"],
+    )
+    entry = _ledger_entry(ctx, settings, decision, version)
+    if ledger.find(settings.ledger_path, ds=ctx["ds"], run_id=ctx["run_id"], decision="deploy") is None:
+        ledger.append(settings.ledger_path, entry)
+    log.info("deployed %s version %s (previous champion %s)", settings.model_name, version, previous)
+    return {
+        "ds": ctx["ds"],
+        "version": version,
+        "previous_version": previous,
+        "metric": ctx["metric"],
+        "score": ctx["challenger_score"],
+        "previous_score": ctx["champion_score"],
+    }
+
+
+def notify_success(deployed: dict) -> dict:
+    """Tell the team about the deploy; a failing channel is reported, never undoes the deploy."""
+    from retrain.notify import DeployMessage, send
+
+    settings, _ = settings_and_layout()
+    message = DeployMessage(
+        model_name=settings.model_name,
+        version=deployed["version"],
+        label=settings.model_version,
+        metric=deployed["metric"],
+        score=deployed["score"],
+        threshold=settings.metric_threshold,
+        previous_score=deployed["previous_score"],
+        previous_version=deployed["previous_version"],
+        ds=deployed["ds"],
+    )
+    results = send(settings, message.text(), logger=log, outbox=settings.home / "notifications.jsonl")
+    return {"channels": [{"channel": r.channel, "ok": r.ok, "attempts": r.attempts} for r in results]}
+
+
+def skip_deploy(ti: Any) -> dict:
+    """Record the skip with its reasons; the champion stays."""
+    from retrain import ledger
+    from retrain.model_card import read_decision
+
+    settings, layout = settings_and_layout()
+    ctx = _evaluated(ti)
+    decision = read_decision(layout.models(ctx["ds"]))
+    if ledger.find(settings.ledger_path, ds=ctx["ds"], run_id=ctx["run_id"], decision="skip") is None:
+        ledger.append(settings.ledger_path, _ledger_entry(ctx, settings, decision, None))
+    log.info("skipped deploy: %s", "; ".join(decision["reasons"]))
+    return {"ds": ctx["ds"], "decision": "skip"}

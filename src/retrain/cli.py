@@ -1,0 +1,204 @@
+"""The `retrain` command: run the demo, run one DAG, show status, promote, roll back, score a file.
+
+Imports are lazy: `retrain --help` must not pay for Airflow, MLflow or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from retrain.settings import Settings, SettingsError, load_settings
+
+DEMO_MIN_IMPROVEMENT = "0.01"
+
+app = typer.Typer(
+    help="Automated, gated ML retraining and batch scoring on Airflow 3 and MLflow 3.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _airflow(settings: Settings) -> Path:
+    from retrain.airflow.home import prepare_airflow_home
+
+    return prepare_airflow_home(settings)
+
+
+def _check_date(value: str) -> str:
+    from retrain.layout import check_ds
+
+    try:
+        return check_ds(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@app.command()
+def demo() -> None:
+    """Simulate RETRAIN_DEMO_DAYS days through the real DAGs, with drift part-way, and show what happened.
+
+    Unless RETRAIN_MIN_IMPROVEMENT is set, the demo asks a challenger to beat the champion by 0.01, as a
+    team would to avoid replacing a model for noise; the tasks read it from the environment.
+    """
+    os.environ.setdefault("RETRAIN_MIN_IMPROVEMENT", DEMO_MIN_IMPROVEMENT)
+    settings = _settings()
+    from retrain.airflow.demo import DemoError, reset_home
+
+    try:
+        reset_home(settings.home)
+    except DemoError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    airflow_home = _airflow(settings)
+    log_path = settings.home / "logs" / "demo.log"
+    console.print(
+        f"[bold]retrain demo[/bold]: {settings.demo_days} days from {settings.demo_start}, "
+        f"drift from {settings.drift_start} (strength {settings.drift_strength}), "
+        f"{settings.rows_per_day} rows/day; gate: {settings.metric} ≥ {settings.metric_threshold}, "
+        f"improvement ≥ {settings.min_improvement}"
+    )
+    console.print(f"Airflow home {airflow_home}; task logs go to {log_path}")
+    from retrain.console import logs_to_file
+
+    with logs_to_file(log_path) as terminal:
+        from retrain.airflow.demo import run_timeline
+
+        try:
+            timeline = run_timeline(settings, terminal, log_path)
+        except DemoError as exc:
+            terminal.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
+    from retrain.report_console import print_demo_summary
+
+    print_demo_summary(console, settings, timeline)
+
+
+@app.command()
+def run(
+    dag_id: Annotated[str, typer.Argument(help="generate_data, retrain, batch_predict or monitor_drift")],
+    date: Annotated[str, typer.Option("--date", help="logical date, YYYY-MM-DD", callback=_check_date)],
+    trigger: Annotated[str | None, typer.Option(help="record the retrain as schedule, drift or manual")] = None,
+) -> None:
+    """Run one DAG for one logical date through Airflow; exit 1 if the run failed."""
+    settings = _settings()
+    _airflow(settings)
+    from retrain.airflow.home import project_dags_folder
+    from retrain.airflow.runner import DagRunner
+
+    runner = DagRunner(project_dags_folder(), Path(os.environ["AIRFLOW_HOME"]))
+    try:
+        runner.dag(dag_id)
+    except KeyError as exc:
+        err.print(f"[red]error:[/red] {exc.args[0]}")
+        raise typer.Exit(2) from None
+    result = runner.run(dag_id, date, {"trigger": trigger} if trigger else None)
+    table = Table(title=f"{dag_id} {date}: {result.state} in {result.seconds:.1f}s")
+    table.add_column("task")
+    table.add_column("state")
+    for task_id, state in sorted(result.tasks.items()):
+        colour = {"success": "green", "failed": "red", "upstream_failed": "red", "skipped": "yellow"}.get(state, "")
+        table.add_row(task_id, f"[{colour}]{state}[/{colour}]" if colour else state)
+    console.print(table)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False) -> None:
+    """The champion and every decision so far (oldest first)."""
+    settings = _settings()
+    from retrain.status import build_status
+
+    data = build_status(settings)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    from retrain.report_console import print_status
+
+    print_status(console, data)
+
+
+def _registry(settings: Settings) -> Any:
+    from retrain.registry import Registry
+
+    return Registry.from_settings(settings)
+
+
+def _manual_change(settings: Settings, kind: str, version: str, previous: str | None, reason: str) -> None:
+    from retrain import ledger
+    from retrain.notify import ManualChangeMessage, send
+
+    ledger.append(
+        settings.ledger_path,
+        {
+            "ds": datetime.now(UTC).date().isoformat(),
+            "decision": kind,
+            "trigger": "manual",
+            "version": version,
+            "previous_version": previous,
+            "reasons": [reason],
+            "challenger_score": None,
+            "champion_score": None,
+            "threshold": settings.metric_threshold,
+            "metric": settings.metric,
+        },
+    )
+    message = ManualChangeMessage(
+        kind=kind, model_name=settings.model_name, version=version, previous_version=previous, reason=reason
+    )
+    send(settings, message.text(), outbox=settings.home / "notifications.jsonl")
+    console.print(f"{kind}: {settings.model_name} champion is now version {version} (was {previous})")
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="registry version to make champion")],
+    reason: Annotated[str, typer.Option(help="why, for the history")] = "promoted by hand",
+) -> None:
+    """Make VERSION the champion (recorded in the history, and notified)."""
+    settings = _settings()
+    registry = _registry(settings)
+    current = registry.champion()
+    previous = registry.promote(version, expected_current=current.version if current else None, reason=reason)
+    _manual_change(settings, "promote", version, previous, reason)
+
+
+@app.command()
+def rollback(
+    to: Annotated[str | None, typer.Option("--to", help="version to restore (default: the previous champion)")] = None,
+    reason: Annotated[str, typer.Option(help="why, for the history")] = "rolled back by hand",
+) -> None:
+    """Move the champion back to the previous champion, or to --to VERSION."""
+    settings = _settings()
+    previous, restored = _registry(settings).rollback(to, reason)
+    _manual_change(settings, "rollback", restored, previous, reason)
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the effective settings (secrets masked)."""
+    settings = _settings()
+    typer.echo(json.dumps(settings.public_dict(), indent=2, default=str))
+
+
+if __name__ == "__main__":
+    app()

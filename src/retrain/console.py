@@ -1,0 +1,38 @@
+"""Terminal output for the CLI and the demo: rich, and able to keep talking while task logs go to a file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+
+
+@contextlib.contextmanager
+def logs_to_file(path: Path) -> Iterator[Console]:
+    """Send everything written to stdout/stderr (Airflow's task logs included) to `path`.
+
+    Yields a console bound to the original terminal, so progress bars and tables stay readable
+    while hundreds of task-log lines land in the file instead.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved_out), "w", buffering=1, encoding="utf-8")
+    with open(path, "ab") as log_file:
+        os.dup2(log_file.fileno(), 1)
+        os.dup2(log_file.fileno(), 2)
+        try:
+            yield Console(file=terminal, force_terminal=terminal.isatty() or None)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved_out, 1)
+            os.dup2(saved_err, 2)
+            os.close(saved_out)
+            os.close(saved_err)
+            terminal.close()

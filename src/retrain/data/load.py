@@ -1,0 +1,98 @@
+"""Landing a user's own days from `RETRAIN_SOURCE`, and moving rejected days aside.
+
+The source folder is laid out like raw/: `{source}/{ds}/data.csv` and `{source}/{ds}/target.csv`.
+A day is validated completely before a single byte reaches raw/, so raw/ only ever holds days that
+the rest of the system can read. A day that is absent raises `FileNotFoundError` (it may still arrive:
+wait and retry); a day that is present but bad raises `DataValidationError` (retrying will not help:
+quarantine it and tell someone).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from retrain.data.validate import validate_day
+from retrain.io import atomic_path, write_text
+from retrain.layout import Layout, check_ds
+
+_LAYOUT_HINT = "RETRAIN_SOURCE must hold one folder per day: {source}/YYYY-MM-DD/data.csv and .../target.csv"
+
+
+def source_files(source: Path, ds: str) -> tuple[Path, Path]:
+    """The two files of day `ds` in the source folder, or `FileNotFoundError` naming what is missing."""
+    day = Path(source) / check_ds(ds)
+    if not day.is_dir():
+        raise FileNotFoundError(f"source day folder {day} does not exist. " + _LAYOUT_HINT.format(source=source))
+    files = (day / "data.csv", day / "target.csv")
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"source file(s) missing: {', '.join(missing)}. " + _LAYOUT_HINT.format(source=source))
+    return files
+
+
+def land_day(source: Path, layout: Layout, ds: str, expected_columns: list[str] | None = None) -> tuple[Path, Path]:
+    """Validate day `ds` from `source` and copy it into `raw/{ds}/`; raw/ is untouched if it is bad.
+
+    The files are copied byte for byte (the user's exact data is what was validated and what is kept),
+    each one atomically, so a rerun gives identical files and a reader never sees half a day's file.
+
+    Raises:
+        FileNotFoundError: the day's folder or one of its files is not in the source (yet).
+        DataValidationError: a file is present but unreadable or inconsistent; nothing was written.
+    """
+    data_src, target_src = source_files(source, ds)
+    validate_day(data_src, target_src, expected_columns)
+    landed = []
+    for src, dest in ((data_src, layout.raw_data(ds)), (target_src, layout.raw_target(ds))):
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(src, tmp)
+        landed.append(dest)
+    return landed[0], landed[1]
+
+
+def quarantine_day(layout: Layout, ds: str, reason: str, files: list[Path]) -> Path:
+    """Move `files` into `quarantine/{ds}/` with a `reason.txt`; never delete or overwrite anything.
+
+    A day rejected again later (after a fix that still failed) goes to `quarantine/{ds}/attempt-N/`
+    (N = 2, 3, ...), so every rejected version stays available for the post-mortem. The folder is
+    claimed with an exclusive mkdir, so two concurrent quarantines of one day cannot collide.
+
+    Returns:
+        The folder the files were moved into.
+    """
+    target = _claim_folder(layout.quarantine(ds))
+    moved = []
+    for file in files:
+        file = Path(file)
+        if not file.exists():
+            continue
+        dest = target / file.name
+        n = 2
+        while dest.exists() or dest.name == "reason.txt":
+            dest = target / f"{file.stem}-{n}{file.suffix}"
+            n += 1
+        shutil.move(str(file), dest)
+        moved.append(f"{file} -> {dest.name}")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    listing = "\n".join(f"  {line}" for line in moved) or "  (none of the given files existed)"
+    write_text(target / "reason.txt", f"day: {ds}\nquarantined at: {stamp}\nreason: {reason}\nfiles:\n{listing}\n")
+    return target
+
+
+def _claim_folder(base: Path) -> Path:
+    base.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        base.mkdir()
+        return base
+    except FileExistsError:
+        pass
+    attempt = 2
+    while True:
+        candidate = base / f"attempt-{attempt}"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            attempt += 1

@@ -1,0 +1,157 @@
+"""The training window, the fresh holdout days, and the train/validation split.
+
+The gate compares challenger and champion on the same validation rows, so those rows decide deploys.
+They must be rows neither model trained on, drawn from the most recent days (the world the model will
+serve), and the same on every rerun (a decision that cannot be reproduced cannot be audited).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow
+
+from retrain.data import TARGET
+from retrain.data.csvfile import read_header, read_table, write_csv
+from retrain.data.errors import DataValidationError
+from retrain.data.validate import check_features, check_trainable
+from retrain.layout import Layout, check_ds
+
+DS = "ds"
+
+
+def training_window(available_days: list[str], ds: str, window_days: int) -> list[str]:
+    """The landed days among the `window_days` calendar days ending at `ds` (inclusive), oldest first.
+
+    Missing days inside the window are skipped (a source may skip weekends), but `ds` itself must have
+    landed: training "as of ds" without ds's data would silently train on stale data.
+
+    Raises:
+        FileNotFoundError: `ds` is not among `available_days`.
+    """
+    check_ds(ds)
+    if window_days < 1:
+        raise ValueError(f"window_days must be at least 1, got {window_days}")
+    if ds not in available_days:
+        raise FileNotFoundError(
+            f"raw/{ds}/ has not landed (data.csv and target.csv are needed); "
+            f"run the generate_data DAG for {ds} first (retrain run generate_data --date {ds})"
+        )
+    start = (date.fromisoformat(ds) - timedelta(days=window_days - 1)).isoformat()
+    return sorted({d for d in available_days if start <= d <= ds})
+
+
+def fresh_days(window: list[str], holdout_days: int, champion_window_end: str | None) -> list[str]:
+    """The days of `window` whose rows may be used to validate, oldest first.
+
+    The gate scores the champion on the validation rows too, so they must be data the champion never
+    saw: a champion scored on its own training rows looks better than it is and would block every
+    challenger. So the holdout comes only from days strictly after the champion's window end, at most the
+    last `holdout_days` of them (recent data, since that is what the model will serve). With no champion,
+    it is the last `holdout_days` days. If the champion has seen every day (a rerun on the same date), the
+    last day is used anyway: a comparison slightly in the champion's favour beats no comparison, and the
+    gate's minimum improvement still applies.
+    """
+    if holdout_days < 1:
+        raise ValueError(f"holdout_days must be at least 1, got {holdout_days}")
+    if not window:
+        raise ValueError("the training window is empty: no landed days to hold out")
+    days = sorted(window)
+    unseen = [d for d in days if champion_window_end is None or d > champion_window_end]
+    return unseen[-holdout_days:] or days[-1:]
+
+
+def split_window(
+    frames: dict[str, tuple[pd.DataFrame, pd.Series]],
+    fresh: list[str],
+    holdout_fraction: float,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a window's rows into train and validation frames (features, `target`, `ds`).
+
+    Train gets every row of the older days and `1 - holdout_fraction` of the fresh days' rows; validation
+    gets the rest of the fresh rows, sampled with a fixed seed and stratified by label, so that the class
+    balance of the holdout matches the fresh data and a rerun picks exactly the same rows. Rows keep
+    their day order inside each frame.
+
+    Raises:
+        DataValidationError: the fresh rows cannot be split by class, or train ends up with one class.
+    """
+    from sklearn.model_selection import train_test_split  # sklearn costs seconds to import; only here
+
+    if not 0.0 < holdout_fraction < 1.0:
+        raise ValueError(f"holdout_fraction must be between 0 and 1 (exclusive), got {holdout_fraction}")
+    days = sorted(frames)
+    fresh_set = set(fresh)
+    unknown = sorted(fresh_set - set(frames))
+    if unknown or not fresh_set:
+        raise ValueError(f"fresh days {unknown or fresh} are not in the window {days}")
+    columns = _common_columns(frames)
+    older = [_tagged(frames, d, columns) for d in days if d not in fresh_set]
+    recent = pd.concat([_tagged(frames, d, columns) for d in days if d in fresh_set], ignore_index=True)
+    where = f"fresh days {sorted(fresh_set)}"
+    check_trainable(recent[TARGET], where)
+    try:
+        train_rows, val_rows = train_test_split(
+            np.arange(len(recent)), test_size=holdout_fraction, stratify=recent[TARGET], random_state=seed
+        )
+    except ValueError as exc:
+        raise DataValidationError(
+            f"{where}: cannot hold out {holdout_fraction:.0%} of {len(recent)} row(s) by class ({exc}). "
+            "Fix: raise RETRAIN_HOLDOUT_DAYS or RETRAIN_ROWS_PER_DAY, or change RETRAIN_HOLDOUT_FRACTION."
+        ) from None
+    val = recent.iloc[np.sort(val_rows)].reset_index(drop=True)
+    train = pd.concat([*older, recent.iloc[np.sort(train_rows)]], ignore_index=True)
+    check_trainable(train[TARGET], f"training rows of days {days}")
+    return train, val
+
+
+def write_split(layout: Layout, ds: str, train: pd.DataFrame, val: pd.DataFrame) -> tuple[Path, Path]:
+    """Write `processed/{ds}/train.csv` and `val.csv` atomically, byte-identical on a rerun."""
+    return write_csv(layout.train_file(ds), train), write_csv(layout.val_file(ds), val)
+
+
+def read_split(path: Path) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Read a `train.csv` or `val.csv` back as (features, labels, day of each row)."""
+    path = Path(path)
+    header = read_header(path, what="split file")
+    missing = [c for c in (TARGET, DS) if c not in header]
+    if missing:
+        raise DataValidationError.at(
+            path, f"missing column(s) {missing}", fix="rewrite the split with write_split (rerun split_data)"
+        )
+    features = [c for c in header if c not in (TARGET, DS)]
+    types = {**dict.fromkeys(features, pyarrow.float64()), TARGET: pyarrow.int64(), DS: pyarrow.string()}
+    frame = read_table(path, header, types).to_pandas()
+    X = check_features(frame[features], path)
+    return X, frame[TARGET].astype("int64"), frame[DS].astype(str)
+
+
+def _common_columns(frames: dict[str, tuple[pd.DataFrame, pd.Series]]) -> list[str]:
+    """The feature columns every day shares, in the first day's order; a day that differs is named."""
+    days = sorted(frames)
+    columns = [str(c) for c in frames[days[0]][0].columns]
+    clash = [c for c in columns if c in (TARGET, DS)]
+    if clash:
+        raise ValueError(f"feature columns must not be named {clash}: those names are reserved in split files")
+    for day in days[1:]:
+        other = [str(c) for c in frames[day][0].columns]
+        if set(other) != set(columns):
+            raise ValueError(
+                f"day {day} has features {sorted(set(other) ^ set(columns))} that day {days[0]} "
+                "does not share (or the reverse); read every day with the same expected_columns"
+            )
+    return columns
+
+
+def _tagged(frames: dict[str, tuple[pd.DataFrame, pd.Series]], day: str, columns: list[str]) -> pd.DataFrame:
+    features, labels = frames[day]
+    if len(features) != len(labels):
+        raise ValueError(f"day {day}: {len(features)} feature row(s) but {len(labels)} label(s)")
+    out = features[columns].reset_index(drop=True).astype("float64")
+    out[TARGET] = np.asarray(labels, dtype=np.int64)
+    out[DS] = day
+    return out

@@ -1,0 +1,99 @@
+"""Rich tables of what happened: the retrain history, the notifications, where the outputs are."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from retrain.settings import Settings
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def history_table(data: dict[str, Any]) -> Table:
+    table = Table(title=f"Retrains of {data['model_name']} (scores on the same fresh holdout)", show_lines=True)
+    for name in ("date", "trigger", "challenger", "champion", "threshold", "decision", "version"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("reasons", overflow="fold", ratio=1)
+    for row in data["history"]:
+        decision = row["decision"]
+        colour = {"deploy": "green", "skip": "yellow", "promote": "cyan", "rollback": "magenta"}.get(decision, "")
+        table.add_row(
+            row.get("ds") or "—",
+            row.get("trigger") or "—",
+            _fmt(row.get("challenger_score")),
+            _fmt(row.get("champion_score")),
+            _fmt(row.get("threshold")),
+            f"[{colour}]{decision}[/{colour}]",
+            row.get("version") or "—",
+            "; ".join(row.get("reasons") or []),
+        )
+    return table
+
+
+def print_status(console: Console, data: dict[str, Any]) -> None:
+    champion = data.get("champion")
+    if champion:
+        label = f" ({champion['label']})" if champion.get("label") else ""
+        console.print(
+            f"[bold]champion[/bold]: {data['model_name']} version {champion['version']}{label}, "
+            f"{champion['metric']} {champion['score']:.4f}, trained for {champion['ds']}"
+        )
+    else:
+        console.print(f"[bold]champion[/bold]: none yet for {data['model_name']} (run the retrain DAG)")
+    console.print(history_table(data))
+
+
+def notifications(settings: Settings) -> list[dict[str, Any]]:
+    path = settings.home / "notifications.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def print_demo_summary(console: Console, settings: Settings, timeline: Any) -> None:
+    from retrain.status import build_status
+
+    data = build_status(settings)
+    console.rule("What happened")
+    print_status(console, data)
+    decisions = [row["decision"] for row in data["history"]]
+    console.print(f"{len(decisions)} retrains: {decisions.count('deploy')} deployed, {decisions.count('skip')} skipped")
+
+    sent = notifications(settings)
+    table = Table(title=f"Notifications sent ({len(sent)})")
+    table.add_column("when")
+    table.add_column("channels")
+    table.add_column("message", overflow="fold")
+    for item in sent:
+        channels = ", ".join(f"{c['channel']}:{'ok' if c['ok'] else 'FAILED'}" for c in item.get("channels", []))
+        table.add_row(str(item.get("time", ""))[:19], channels, item.get("text", ""))
+    console.print(table)
+
+    runs = ", ".join(
+        f"{timeline.count(d)} × {d}"
+        for d in ("generate_data", "retrain", "batch_predict", "monitor_drift")
+        if timeline.count(d)
+    )
+    console.print(f"Airflow runs: {runs}, all successful, in {timeline.seconds:.0f} s")
+    data_dir = settings.data_dir
+    console.print("[bold]Outputs[/bold]")
+    for label, path in (
+        ("raw days", data_dir / "raw"),
+        ("train/holdout splits", data_dir / "processed"),
+        ("model cards", data_dir / "models"),
+        ("predictions", data_dir / "predictions"),
+        ("reports", data_dir / "reports"),
+        ("decision ledger", settings.ledger_path),
+        ("notifications", settings.home / "notifications.jsonl"),
+        ("MLflow store", settings.mlflow_tracking_uri),
+        ("task logs", settings.home / "logs" / "demo.log"),
+    ):
+        if str(path).startswith("sqlite") or path.exists():
+            console.print(f"  {label:22} {path}")
+    console.print("Next: `.venv/bin/retrain status`, `make up` for the Airflow and MLflow UIs.")

@@ -1,0 +1,95 @@
+"""The state of the system as one JSON object: what `retrain status --json` prints.
+
+Tools and people read this shape (DESIGN.md, "Outputs that tools read"), so it is built in one place
+from the two sources of truth: the registry's `champion` alias (what is deployed now) and the ledger
+(why: every decision, oldest first).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retrain import ledger
+
+if TYPE_CHECKING:
+    from retrain.settings import Settings
+
+HISTORY_FIELDS = ("ds", "challenger_score", "champion_score", "threshold", "decision", "version", "trigger", "reasons")
+HISTORY_DECISIONS = frozenset({"deploy", "skip", "promote", "rollback"})
+
+
+def _float_or_none(value: Any) -> float | None:
+    """A score as JSON can hold it: NaN or a missing value is null, never the invalid token NaN."""
+    try:
+        number = None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+def _history_row(entry: dict[str, Any]) -> dict[str, Any]:
+    row = {key: entry.get(key) for key in HISTORY_FIELDS}
+    row["challenger_score"] = _float_or_none(row["challenger_score"])
+    row["champion_score"] = _float_or_none(row["champion_score"])
+    row["threshold"] = _float_or_none(row["threshold"])
+    row["version"] = None if row["version"] is None else str(row["version"])
+    row["reasons"] = [str(r) for r in (row["reasons"] or [])]
+    return row
+
+
+def _store_missing(tracking_uri: str) -> bool:
+    """A SQLite store that was never created has no champion; checking avoids importing MLflow."""
+    prefix = "sqlite:///"
+    return tracking_uri.startswith(prefix) and not Path(tracking_uri[len(prefix) :]).exists()
+
+
+def _champion(settings: Settings, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if _store_missing(settings.mlflow_tracking_uri):
+        return None
+    from retrain.registry import Registry
+
+    ref = Registry.from_settings(settings).champion()
+    if ref is None:
+        return None
+    tags = ref.tags
+    # The version's tags are the record; the ledger fills in what an older version lacks.
+    recorded = next(
+        (
+            e
+            for e in reversed(entries)
+            if str(e.get("version")) == ref.version and e.get("decision") in ("deploy", "promote", "rollback")
+        ),
+        {},
+    )
+    score = _float_or_none(tags.get("score"))
+    if score is None:
+        score = _float_or_none(recorded.get("challenger_score"))
+    return {
+        "version": ref.version,
+        "metric": tags.get("metric") or recorded.get("metric") or settings.metric,
+        "score": score,
+        "ds": tags.get("ds") or recorded.get("ds"),
+        "label": tags.get("label") or recorded.get("label") or None,
+    }
+
+
+def build_status(settings: Settings) -> dict[str, Any]:
+    """The `retrain status --json` object.
+
+    Shape: `{"model_name", "champion": {version, metric, score, ds, label} | null, "history": [...],
+    "drift_events": [...]}`. `history` holds the gate decisions (`deploy`/`skip`) and the manual
+    `promote`/`rollback` entries, oldest first, with DESIGN's fields only. Drift events are not
+    decisions, so they are listed apart under `drift_events` (the ledger entries as written, minus
+    the ledger's internal `seq`).
+    """
+    entries = ledger.read(settings.ledger_path)
+    history = [_history_row(e) for e in entries if e.get("decision") in HISTORY_DECISIONS]
+    drift_events = [{k: v for k, v in e.items() if k != "seq"} for e in entries if e.get("decision") == "drift"]
+    return {
+        "model_name": settings.model_name,
+        "champion": _champion(settings, entries),
+        "history": history,
+        "drift_events": drift_events,
+    }

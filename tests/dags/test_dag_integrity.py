@@ -1,0 +1,112 @@
+"""DAG integrity: every DAG file imports cleanly and light, with the ids, tasks and edges of the contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.conftest import DAGS_FOLDER
+
+DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
+
+# The contract of DESIGN.md: task ids and the edges between them (downstream ids per task).
+CONTRACT_EDGES: dict[str, dict[str, set[str]]] = {
+    "generate_data": {"generate": set()},
+    "retrain": {
+        "wait_for_data": {"prepare_data"},
+        "prepare_data": {"validate_data"},
+        "validate_data": {"split_data"},
+        "split_data": {"train_model"},
+        "train_model": {"evaluate_model"},
+        "evaluate_model": {"decide_deploy"},
+        "decide_deploy": {"deploy_model", "skip_deploy"},
+        "deploy_model": {"notify_success"},
+        "notify_success": {"end"},
+        "skip_deploy": {"end"},
+        "end": set(),
+    },
+}
+HEAVY = ("sklearn", "pandas", "pyarrow", "mlflow", "numpy", "scipy")
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_home: Path, retrain_env_module: None):  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+@pytest.fixture(scope="module")
+def retrain_env_module(tmp_path_factory: pytest.TempPathFactory) -> None:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RETRAIN_HOME", str(tmp_path_factory.mktemp("home")))
+    mp.setenv("RETRAIN_TASK_RETRIES", "3")
+    yield
+    mp.undo()
+
+
+def test_every_dag_file_imports_without_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
+    assert dagbag.import_errors == {}
+    assert len(DAG_FILES) >= 2
+
+
+@pytest.mark.parametrize("dag_id", sorted(CONTRACT_EDGES))
+def test_tasks_and_edges_match_the_contract(dagbag, dag_id: str) -> None:  # type: ignore[no-untyped-def]
+    dag = dagbag.dags.get(dag_id)
+    assert dag is not None, f"DAG {dag_id} is missing"
+    edges = {t.task_id: set(t.downstream_task_ids) for t in dag.tasks}
+    assert edges == CONTRACT_EDGES[dag_id]
+
+
+def test_schedules_and_run_limits(dagbag) -> None:  # type: ignore[no-untyped-def]
+    assert dagbag.dags["generate_data"].timetable.expression in ("@daily", "0 0 * * *")
+    retrain = dagbag.dags["retrain"]
+    assert retrain.timetable.expression in ("@weekly", "0 0 * * 0")
+    assert retrain.max_active_runs == 1
+    assert retrain.catchup is False
+
+
+def test_every_task_alerts_on_failure_and_retries_per_settings(dagbag) -> None:  # type: ignore[no-untyped-def]
+    from retrain.airflow.notifier import FailureAlertNotifier
+
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            callbacks = (
+                task.on_failure_callback if isinstance(task.on_failure_callback, list) else [task.on_failure_callback]
+            )
+            assert any(isinstance(cb, FailureAlertNotifier) for cb in callbacks), f"{dag.dag_id}.{task.task_id}"
+            if task.task_id != "wait_for_data":
+                assert task.retries == 3, f"{dag.dag_id}.{task.task_id} ignores RETRAIN_TASK_RETRIES"
+
+
+def test_branch_join_runs_after_either_branch(dagbag) -> None:  # type: ignore[no-untyped-def]
+    end = dagbag.dags["retrain"].get_task("end")
+    assert end.trigger_rule == "none_failed_min_one_success"
+
+
+def test_sensor_frees_its_worker_slot(dagbag) -> None:  # type: ignore[no-untyped-def]
+    sensor = dagbag.dags["retrain"].get_task("wait_for_data")
+    assert sensor.mode == "reschedule"
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_does_not_import_heavy_modules(dag_file: Path, airflow_home: Path, tmp_path: Path) -> None:
+    """Airflow parses DAG files every few seconds: pandas, sklearn, mlflow belong inside the tasks."""
+    code = (
+        "import importlib.util, json, sys\n"
+        f"spec = importlib.util.spec_from_file_location('dag_under_test', {str(dag_file)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    env = {
+        "AIRFLOW_HOME": str(airflow_home),
+        "RETRAIN_HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -1,0 +1,94 @@
+"""The spine, for real: generate_data for several days, then retrain twice through Airflow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from retrain.layout import Layout
+from retrain.settings import load_settings
+from tests.integration.conftest import days
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "123456:SECRET-test-token-never-logged"
+CHAT = "4242"
+
+
+def test_first_retrain_deploys_then_a_high_threshold_skips(runner, telegram_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # given: a week of data and a Telegram stand-in on 127.0.0.1
+    monkeypatch.setenv("RETRAIN_ROWS_PER_DAY", "1500")
+    monkeypatch.setenv("TG_TOKEN", TOKEN)
+    monkeypatch.setenv("TG_CHAT", CHAT)
+    monkeypatch.setenv("TG_API_URL", telegram_server.url)
+    monkeypatch.setenv("MODEL_VERSION", "v-test")
+    timeline = days("2025-12-01", 8)
+    for ds in timeline:
+        assert runner.run("generate_data", ds).ok
+    settings = load_settings()
+    layout = Layout(settings.data_dir)
+
+    # when: the first retrain runs (no champion yet)
+    first = runner.run("retrain", timeline[6], {"trigger": "schedule"})
+
+    # then: it deployed version 1, moved the alias, wrote the card and sent exactly one message
+    assert first.ok, first.tasks
+    assert first.tasks["deploy_model"] == "success"
+    assert first.tasks["notify_success"] == "success"
+    assert first.tasks["skip_deploy"] == "skipped"
+    assert first.tasks["end"] == "success"
+    from retrain.registry import Registry
+
+    registry = Registry.from_settings(settings)
+    champion = registry.champion()
+    assert champion is not None and champion.version == "1"
+    card = layout.models(timeline[6])
+    assert json.loads((card / "model.json").read_text())["version"] == "1"
+    decision = json.loads((card / "decision.json").read_text())
+    assert decision["deploy"] is True and decision["champion_score"] is None
+    assert {"metrics.json", "params.json", "window.json"} <= {p.name for p in card.iterdir()}
+    sent = [r for r in telegram_server.requests if r.api_method == "sendMessage"]
+    assert len(sent) == 1
+    assert sent[0].token == TOKEN
+    assert str(sent[0].json["chat_id"]) == CHAT
+    text = sent[0].json["text"]
+    assert "version 1" in text and "v-test" in text and "deploy_status=success" in text
+    assert f"threshold={settings.metric_threshold:.4f}" in text
+
+    # when: a later retrain runs under a threshold nobody can reach
+    monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.999")
+    second = runner.run("retrain", timeline[7], {"trigger": "manual"})
+
+    # then: it skipped, the champion stayed, no message went out, and the history shows both
+    assert second.ok, second.tasks
+    assert second.tasks["skip_deploy"] == "success"
+    assert second.tasks["deploy_model"] == "skipped"
+    assert second.tasks["notify_success"] == "skipped"
+    assert registry.champion().version == "1"
+    assert len([r for r in telegram_server.requests if r.api_method == "sendMessage"]) == 1
+    skip = json.loads((layout.models(timeline[7]) / "decision.json").read_text())
+    assert skip["deploy"] is False
+    assert skip["champion_score"] is not None, "the champion must be re-scored on the same holdout"
+    from retrain.status import build_status
+
+    status = build_status(load_settings())
+    assert [h["decision"] for h in status["history"]] == ["deploy", "skip"]
+    assert [h["trigger"] for h in status["history"]] == ["schedule", "manual"]
+    assert status["champion"]["version"] == "1"
+    assert status["champion"]["label"] == "v-test"
+
+
+def test_retrain_without_data_fails_at_the_sensor(runner) -> None:  # type: ignore[no-untyped-def]
+    result = runner.run("retrain", "2025-12-07")
+    assert not result.ok
+    assert result.tasks["wait_for_data"] == "failed"
+    assert result.tasks["train_model"] == "upstream_failed"
+
+
+def test_rerunning_a_day_writes_identical_files(runner) -> None:  # type: ignore[no-untyped-def]
+    layout = Layout(load_settings().data_dir)
+    assert runner.run("generate_data", "2025-12-03").ok
+    first = layout.raw_data("2025-12-03").read_bytes(), layout.raw_target("2025-12-03").read_bytes()
+    assert runner.run("generate_data", "2025-12-03").ok
+    assert (layout.raw_data("2025-12-03").read_bytes(), layout.raw_target("2025-12-03").read_bytes()) == first

@@ -1,0 +1,187 @@
+"""Validation at the boundary: every bad file is refused with its name, the column, the row and a fix."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from retrain.data.errors import DataValidationError
+from retrain.data.validate import check_trainable, read_features, read_target, validate_day
+
+GOOD = b"f00,f01,f02\n0.1,0.2,0.3\n1.5,-2.5,3.0\n-1,2,3.25\n"
+
+
+def _write(tmp_path: Path, content: bytes, name: str = "data.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+def test_a_good_file_reads_as_float64(tmp_path) -> None:
+    frame = read_features(_write(tmp_path, GOOD))
+    assert list(frame.columns) == ["f00", "f01", "f02"]
+    assert (frame.dtypes == "float64").all()
+    assert frame.loc[1, "f01"] == -2.5
+    assert len(frame) == 3
+
+
+def test_windows_line_endings_and_a_bom_are_fine(tmp_path) -> None:
+    content = b"\xef\xbb\xbf" + GOOD.replace(b"\n", b"\r\n")
+    frame = read_features(_write(tmp_path, content), ["f00", "f01", "f02"])
+    assert frame.shape == (3, 3)
+
+
+# (content, fragments the message must contain); each case names the column and row where there is one.
+BAD_FILES = {
+    "empty": (b"", ["empty (0 bytes)"]),
+    "header_only": (b"f00,f01,f02\n", ["no data rows"]),
+    "duplicate_header": (b"f00,f01,f01\n1,2,3\n", ["duplicated column name", "'f01'"]),
+    "semicolons": (b"f00;f01;f02\n1;2;3\n", ["semicolons", "not comma-separated"]),
+    "tabs": (b"f00\tf01\tf02\n1\t2\t3\n", ["tabs", "not comma-separated"]),
+    "semicolon_rows": (b"f00,f01,f02\n1,2,3\n1;2;3\n", ["semicolons", "row 1"]),
+    "not_utf8": (b"f00,f01,f02\n1,2,3\n4,\xff\xfe,6\n", ["UTF-8", "column 'f01'", "row 1"]),
+    "not_utf8_header": (b"f00,f\xe901,f02\n1,2,3\n", ["header line is not valid UTF-8"]),
+    "non_numeric": (b"f00,f01,f02\n1,2,3\n4,5,6\n7,8,abc\n", ["'abc'", "column 'f02'", "row 2", "not a number"]),
+    "empty_cell": (b"f00,f01,f02\n1,2,3\n4,,6\n", ["missing value", "column 'f01'", "row 1"]),
+    "blank_line": (b"f00,f01,f02\n1,2,3\n\n4,5,6\n", ["empty line", "column 'f00'", "row 1"]),
+    "nan": (b"f00,f01,f02\n1,2,3\n4,5,6\nNaN,8,9\n", ["missing value", "column 'f00'", "row 2"]),
+    "inf": (b"f00,f01,f02\n1,2,3\n4,5,inf\n", ["not finite", "column 'f02'", "row 1"]),
+    "minus_inf": (b"f00,f01,f02\n1,-inf,3\n", ["not finite", "column 'f01'", "row 0"]),
+    "truncated_last_line": (b"f00,f01,f02\n1,2,3\n4,5,6\n7,8", ["truncated", "2 field(s)", "row 2"]),
+    "extra_field": (b"f00,f01,f02\n1,2,3,4\n", ["4 field(s)", "row 0"]),
+    "unnamed_column": (b"f00,f01,\n1,2,3\n", ["no name"]),
+    "blank_header": (b"\n1,2,3\n", ["header line is empty"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_feature_files_are_refused_with_a_precise_message(tmp_path, case: str) -> None:
+    content, fragments = BAD_FILES[case]
+    path = _write(tmp_path, content, name=f"{case}.csv")
+    with pytest.raises(DataValidationError) as caught:
+        read_features(path)
+    message = str(caught.value)
+    assert f"{case}.csv" in message
+    assert "Fix:" in message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def test_missing_file_is_named(tmp_path) -> None:
+    with pytest.raises(DataValidationError, match=r"nowhere\.csv.*does not exist"):
+        read_features(tmp_path / "nowhere.csv")
+
+
+def test_the_error_carries_the_location_and_survives_pickling(tmp_path) -> None:
+    path = _write(tmp_path, b"f00,f01\n1,2\n3,x\n")
+    with pytest.raises(DataValidationError) as caught:
+        read_features(path)
+    assert (caught.value.path, caught.value.column, caught.value.row) == (path, "f01", 1)
+    assert str(pickle.loads(pickle.dumps(caught.value))) == str(caught.value)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_the_first_bad_row_is_reported_and_the_rest_counted(tmp_path) -> None:
+    # f02 is bad in row 3, f00 in rows 1 and 4: the first bad row wins, whatever its column.
+    content = b"f00,f01,f02\n1,2,3\n,2,3\n1,2,3\n1,2,inf\n,2,3\n"
+    with pytest.raises(DataValidationError) as caught:
+        read_features(_write(tmp_path, content))
+    assert caught.value.row == 1
+    assert caught.value.column == "f00"
+    assert "2 more bad cell(s)" in str(caught.value)
+    assert "'f02'" in str(caught.value)
+
+
+def test_first_non_numeric_value_in_a_long_file_is_found(tmp_path) -> None:
+    rows = [f"{i},{i}.5" for i in range(50_000)]
+    rows[31_337] = "31337,oops"
+    rows[40_000] = "x,1"
+    path = _write(tmp_path, ("a,b\n" + "\n".join(rows) + "\n").encode())
+    with pytest.raises(DataValidationError) as caught:
+        read_features(path)
+    assert (caught.value.column, caught.value.row) == ("a", 40_000)  # columns are checked left to right
+    assert "'x'" in str(caught.value)
+
+
+def test_reordered_and_extra_columns_are_normalised(tmp_path) -> None:
+    # the extra "id" column holds text: it is dropped without being parsed
+    path = _write(tmp_path, b"f02,id,f00,f01\n3,abc,1,2\n6,def,4,5\n")
+    frame = read_features(path, ["f00", "f01", "f02"])
+    assert list(frame.columns) == ["f00", "f01", "f02"]
+    assert frame.to_numpy().tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+
+
+def test_missing_expected_columns_are_named(tmp_path) -> None:
+    path = _write(tmp_path, GOOD)
+    with pytest.raises(DataValidationError) as caught:
+        read_features(path, ["f00", "f01", "f02", "f03", "f04"])
+    message = str(caught.value)
+    assert "data.csv" in message
+    assert "missing expected column(s) ['f03', 'f04']" in message
+    assert "'f00'" in message  # what the header does have
+
+
+def test_target_reads_integer_labels(tmp_path) -> None:
+    labels = read_target(_write(tmp_path, b"target\n0\n1\n1\n", "target.csv"), 3)
+    assert labels.tolist() == [0, 1, 1]
+    assert labels.dtype == "int64"
+    assert labels.name == "target"
+
+
+BAD_TARGETS = {
+    "float_label": (b"target\n0\n1.5\n1\n", ["'1.5'", "column 'target'", "row 1", "integer"]),
+    "text_label": (b"target\n0\n1\nyes\n", ["'yes'", "row 2"]),
+    "missing_label": (b"target\n0\n\n1\n", ["missing label", "column 'target'", "row 1"]),
+    "nan_label": (b"target\nNaN\n0\n1\n", ["missing label", "row 0"]),
+    "no_target_column": (b"label\n0\n1\n1\n", ["no 'target' column", "'label'"]),
+    "empty": (b"", ["empty (0 bytes)"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TARGETS))
+def test_bad_target_files_are_refused(tmp_path, case: str) -> None:
+    content, fragments = BAD_TARGETS[case]
+    with pytest.raises(DataValidationError) as caught:
+        read_target(_write(tmp_path, content, f"{case}.csv"), 3)
+    message = str(caught.value)
+    assert f"{case}.csv" in message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def test_target_length_must_match_the_data(tmp_path) -> None:
+    data = _write(tmp_path, GOOD)
+    target = _write(tmp_path, b"target\n0\n1\n", "target.csv")
+    with pytest.raises(DataValidationError) as caught:
+        validate_day(data, target)
+    message = str(caught.value)
+    assert "target.csv" in message
+    assert str(data) in message
+    assert "2 label(s)" in message
+    assert "3 row(s)" in message
+
+
+def test_validate_day_returns_both_halves(tmp_path) -> None:
+    data = _write(tmp_path, b"f01,f00\n2,1\n4,3\n")
+    target = _write(tmp_path, b"target\n1\n0\n", "target.csv")
+    X, y = validate_day(data, target, ["f00", "f01"])
+    assert X["f00"].tolist() == [1.0, 3.0]
+    assert y.tolist() == [1, 0]
+
+
+def test_check_trainable_accepts_two_classes() -> None:
+    check_trainable(pd.Series([0, 1, 0, 1, 1]), "window")
+
+
+@pytest.mark.parametrize(
+    ("labels", "fragment"),
+    [([1, 1, 1, 1], "fewer than two classes (1: 4)"), ([0, 0, 0, 1], "[1] have a single row"), ([], "no rows")],
+)
+def test_check_trainable_refuses_untrainable_labels(labels: list[int], fragment: str) -> None:
+    with pytest.raises(DataValidationError) as caught:
+        check_trainable(pd.Series(labels, dtype="int64"), "days 2025-12-01..2025-12-14")
+    assert "days 2025-12-01..2025-12-14" in str(caught.value)
+    assert fragment in str(caught.value)

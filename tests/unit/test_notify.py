@@ -1,0 +1,298 @@
+"""Notifications: message content, delivery to a local Bot API stand-in and apprise, retries, no leaks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.helpers.telegram_server import Reply, TelegramServer, telegram_server  # noqa: F401
+
+from retrain.notify import (
+    ChannelResult,
+    DeployMessage,
+    FailureAlert,
+    ManualChangeMessage,
+    read_outbox,
+    send,
+)
+from retrain.settings import Settings, load_settings
+
+TOKEN = "987654321:AAF-secretTOKENvalue_0123456789abcd"
+CHAT = "-1001234567"
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests to 127.0.0.1 must never be routed through a proxy from the developer's shell."""
+    for key in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def make_settings(retrain_env: dict[str, str]) -> Callable[..., Settings]:
+    def make(**env: str) -> Settings:
+        return load_settings({**retrain_env, "RETRAIN_NOTIFY_RETRIES": "3", "RETRAIN_NOTIFY_TIMEOUT": "2", **env})
+
+    return make
+
+
+def telegram_env(url: str, **extra: str) -> dict[str, str]:
+    return {"TG_TOKEN": TOKEN, "TG_CHAT": CHAT, "TG_API_URL": url, **extra}
+
+
+class Sleeps(list):
+    """An injected `sleep` that records the waits instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- messages ---------------------------------------------------------------------------------------
+
+
+def test_deploy_message_text_exact() -> None:
+    message = DeployMessage(
+        model_name="churn",
+        version="7",
+        label="v2.1",
+        metric="roc_auc",
+        score=0.912345,
+        threshold=0.8,
+        previous_score=0.88,
+        previous_version="6",
+        ds="2025-12-08",
+    )
+    assert message.text() == (
+        "churn version 7 (label v2.1) deployed for 2025-12-08\n"
+        "roc_auc=0.9123 threshold=0.8000\n"
+        "previous champion: version 6 roc_auc=0.8800\n"
+        "deploy_status=success"
+    )
+
+
+def test_deploy_message_first_champion_without_label() -> None:
+    text = DeployMessage("churn", "1", None, "f1", 0.85, 0.8, None, None, "2025-12-01").text()
+    assert "churn version 1 deployed" in text
+    assert "label" not in text
+    assert "f1=0.8500" in text
+    assert "previous champion: none" in text
+    assert text.endswith("deploy_status=success")
+
+
+def test_failure_alert_uses_redacted_first_line() -> None:
+    alert = FailureAlert(
+        dag_id="retrain",
+        task_id="train_model",
+        logical_date="2025-12-08T00:00:00+00:00",
+        try_number=2,
+        error=ValueError(f"cannot reach https://x/bot{TOKEN}/getMe\nTraceback line 2"),
+        log_url="http://127.0.0.1:8080/log",
+    )
+    text = alert.text(secrets=[TOKEN])
+    assert text == (
+        "FAILED: dag=retrain task=train_model\n"
+        "logical_date=2025-12-08T00:00:00+00:00 try=2\n"
+        "error: ValueError: cannot reach https://x/bot***/getMe\n"
+        "log: http://127.0.0.1:8080/log"
+    )
+
+
+def test_manual_change_message() -> None:
+    text = ManualChangeMessage("rollback", "churn", "5", "6", reason="bad predictions").text()
+    assert text == (
+        "churn: manual rollback to version 5 (previous champion: version 6)\n"
+        "deploy_status=rollback\n"
+        "reason: bad predictions"
+    )
+    with pytest.raises(ValueError, match="promote"):
+        ManualChangeMessage("delete", "churn", "5", None)  # type: ignore[arg-type]
+
+
+# --- Telegram ---------------------------------------------------------------------------------------
+
+
+def test_telegram_success_sends_exactly_one_request(telegram_server: TelegramServer, make_settings) -> None:  # noqa: F811
+    settings = make_settings(**telegram_env(telegram_server.url))
+
+    results = send(settings, "hello team", sleep=Sleeps())
+
+    assert results == [ChannelResult("telegram", ok=True, attempts=1, error=None)]
+    [request] = telegram_server.requests
+    assert request.token == TOKEN
+    assert request.api_method == "sendMessage"
+    assert request.json == {"chat_id": CHAT, "text": "hello team"}
+
+
+def test_telegram_retries_5xx_with_exponential_backoff(telegram_server: TelegramServer, make_settings) -> None:  # noqa: F811
+    telegram_server.respond(500, 502)
+    sleeps = Sleeps()
+
+    [result] = send(make_settings(**telegram_env(telegram_server.url)), "hi", sleep=sleeps, backoff_base=0.5)
+
+    assert result.ok
+    assert result.attempts == 3
+    assert sleeps == [0.5, 1.0]
+    assert len(telegram_server.requests) == 3
+
+
+def test_telegram_429_honours_retry_after_capped(telegram_server: TelegramServer, make_settings) -> None:  # noqa: F811
+    telegram_server.respond(Reply.too_many(7), Reply.too_many(3, header=True), Reply.too_many(900))
+    sleeps = Sleeps()
+
+    [result] = send(make_settings(**telegram_env(telegram_server.url)), "hi", sleep=sleeps, max_delay=60)
+
+    assert result.ok
+    assert result.attempts == 4
+    assert sleeps == [7.0, 3.0, 60.0]
+
+
+def test_telegram_timeout_retried_then_reported(telegram_server: TelegramServer, make_settings) -> None:  # noqa: F811
+    telegram_server.respond(Reply.slow(3), Reply.slow(3))
+    env = telegram_env(telegram_server.url, RETRAIN_NOTIFY_TIMEOUT="0.2", RETRAIN_NOTIFY_RETRIES="1")
+    settings = make_settings(**env)
+    sleeps = Sleeps()
+
+    [result] = send(settings, "hi", sleep=sleeps, backoff_base=0.01)
+
+    assert not result.ok
+    assert result.attempts == 2
+    assert result.error is not None
+    assert "timeout" in result.error.lower()
+    assert sleeps == [0.01]
+    assert len(telegram_server.requests) == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_telegram_client_errors_not_retried(telegram_server: TelegramServer, make_settings, status: int) -> None:  # noqa: F811
+    telegram_server.respond(Reply(status, {"ok": False, "error_code": status, "description": "Unauthorized"}))
+    sleeps = Sleeps()
+
+    [result] = send(make_settings(**telegram_env(telegram_server.url)), "hi", sleep=sleeps)
+
+    assert result == ChannelResult("telegram", ok=False, attempts=1, error=f"HTTP {status}: Unauthorized")
+    assert sleeps == []
+    assert len(telegram_server.requests) == 1
+
+
+def test_telegram_ok_false_is_a_failure(telegram_server: TelegramServer, make_settings) -> None:  # noqa: F811
+    telegram_server.respond(Reply(200, {"ok": False, "description": "odd"}))
+
+    [result] = send(make_settings(**telegram_env(telegram_server.url)), "hi", sleep=Sleeps())
+
+    assert not result.ok
+    assert result.attempts == 1
+    assert '"ok": true' in (result.error or "")
+
+
+def test_token_never_leaks_when_server_is_down(make_settings, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    # given a Bot API URL where nothing listens, and every logger at DEBUG (httpx logs request URLs)
+    caplog.set_level(logging.DEBUG)
+    settings = make_settings(**telegram_env(f"http://127.0.0.1:{free_port()}", RETRAIN_NOTIFY_RETRIES="2"))
+    outbox = tmp_path / "outbox.jsonl"
+
+    # when sending a text that itself mentions the token
+    results = send(settings, f"oops {TOKEN}", sleep=Sleeps(), outbox=outbox)
+
+    # then the failure is reported, not raised, and the token is nowhere
+    [result] = results
+    assert not result.ok
+    assert result.attempts == 3
+    assert "ConnectError" in (result.error or "")
+    assert "failed after 3 attempt(s)" in caplog.text
+    for where in (caplog.text, repr(results), outbox.read_text()):
+        assert TOKEN not in where
+        assert TOKEN.split(":")[1] not in where
+    assert "oops ***" in caplog.text
+
+
+def test_httpx_request_log_is_redacted(telegram_server: TelegramServer, make_settings, caplog) -> None:  # noqa: F811
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="httpx")  # Airflow's logging config, once imported, quiets httpx
+
+    send(make_settings(**telegram_env(telegram_server.url)), "hi", sleep=Sleeps())
+
+    assert "HTTP Request: POST" in caplog.text  # httpx did log the request...
+    assert TOKEN not in caplog.text  # ...without the token
+    assert "/bot***/sendMessage" in caplog.text
+
+
+# --- apprise ----------------------------------------------------------------------------------------
+
+
+def test_apprise_json_reaches_local_server(telegram_server: TelegramServer, make_settings) -> None:  # noqa: F811
+    settings = make_settings(RETRAIN_NOTIFY_URLS=f"json://127.0.0.1:{telegram_server.port}/")
+
+    results = send(settings, "deployed v3", title="retrain: deploy", sleep=Sleeps())
+
+    assert results == [ChannelResult("apprise:json", ok=True, attempts=1, error=None)]
+    [request] = telegram_server.requests
+    assert request.path == "/"
+    assert request.json["message"] == "deployed v3"
+    assert request.json["title"] == "retrain: deploy"
+
+
+def test_apprise_retried_on_failure(telegram_server: TelegramServer, make_settings) -> None:  # noqa: F811
+    telegram_server.respond(500)
+    sleeps = Sleeps()
+    settings = make_settings(RETRAIN_NOTIFY_URLS=f"json://127.0.0.1:{telegram_server.port}/")
+
+    [result] = send(settings, "x", sleep=sleeps, backoff_base=0.25)
+
+    assert result.ok
+    assert result.attempts == 2
+    assert sleeps == [0.25]
+
+
+def test_invalid_apprise_url_is_reported_not_raised(telegram_server: TelegramServer, make_settings) -> None:  # noqa: F811
+    secret_typo = "slak://TOKENabc123456/xyzSECRET987654"
+    settings = make_settings(
+        RETRAIN_NOTIFY_URLS=f"{secret_typo},json://127.0.0.1:{telegram_server.port}/",
+        **telegram_env(telegram_server.url),
+    )
+
+    results = send(settings, "x", sleep=Sleeps())
+
+    assert [(r.channel, r.ok) for r in results] == [("telegram", True), ("apprise:slak", False), ("apprise:json", True)]
+    assert results[1].attempts == 0
+    assert "invalid" in (results[1].error or "")
+    assert "TOKENabc123456" not in repr(results)
+
+
+# --- no channel, outbox -----------------------------------------------------------------------------
+
+
+def test_no_channel_logs_the_message(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="retrain.notify")
+
+    results = send(settings, "model deployed\ndeploy_status=success")
+
+    assert results == [ChannelResult("log", ok=True, attempts=1, error=None)]
+    assert "model deployed\ndeploy_status=success" in caplog.text
+
+
+def test_outbox_records_each_message(telegram_server: TelegramServer, make_settings, tmp_path: Path) -> None:  # noqa: F811
+    telegram_server.respond(401)
+    settings = make_settings(**telegram_env(telegram_server.url))
+    outbox = tmp_path / "sub" / "outbox.jsonl"
+
+    send(settings, "first", outbox=outbox, sleep=Sleeps())
+    send(settings, "second", outbox=outbox, sleep=Sleeps())
+
+    lines = [json.loads(line) for line in outbox.read_text().splitlines()]
+    assert [line["text"] for line in lines] == ["first", "second"]
+    failed = {"channel": "telegram", "ok": False, "attempts": 1, "error": "HTTP 401: scripted error 401"}
+    assert lines[0]["channels"] == [failed]
+    assert lines[1]["channels"][0]["ok"] is True
+    assert read_outbox(outbox) == lines
+    assert TOKEN not in outbox.read_text()

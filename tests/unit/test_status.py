@@ -1,0 +1,91 @@
+"""`retrain status --json`: the exact shape DESIGN.md promises, from the ledger and the registry."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from retrain import ledger
+from retrain.gate import decide
+from retrain.settings import Settings
+from retrain.status import build_status
+
+HISTORY_KEYS = {"ds", "challenger_score", "champion_score", "threshold", "decision", "version", "trigger", "reasons"}
+
+
+def test_fresh_home(settings: Settings) -> None:
+    status = build_status(settings)
+    assert status == {"model_name": "retrain-model", "champion": None, "history": [], "drift_events": []}
+    # reading status never creates the MLflow store
+    assert not (settings.home / "mlflow.db").exists()
+
+
+def test_status_shape_with_champion_and_history(settings: Settings) -> None:
+    from retrain.registry import Registry
+
+    # given a deployed champion, a skip, a drift event and a manual promotion in the ledger
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    y = (X["a"] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    registry = Registry.from_settings(settings)
+    run_id = registry.log_challenger(
+        model, X, ds="2025-12-08", params={}, metrics={"roc_auc": 0.91}, tags={}, window=["2025-12-01"]
+    )
+    first = decide(0.91, None, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    registry.record_decision(run_id, first, None)
+    version = registry.register(run_id, ds="2025-12-08", label="release-7")
+    registry.promote(version, expected_current=None, reason="gate")
+    path = settings.ledger_path
+    ledger.append(path, ledger.decision_entry(first, ds="2025-12-08", version=version, trigger="schedule"))
+    skipped = decide(0.85, 0.91, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    ledger.append(path, ledger.decision_entry(skipped, ds="2025-12-15", version=None, trigger="drift"))
+    ledger.append(path, {"ds": "2025-12-14", "decision": "drift", "trigger": "schedule", "reasons": ["psi 0.4"]})
+    ledger.append(
+        path,
+        {
+            "ds": "2025-12-16",
+            "decision": "promote",
+            "version": "1",
+            "trigger": "manual",
+            "challenger_score": 0.91,
+            "champion_score": None,
+            "threshold": 0.8,
+            "reasons": ["promoted by hand"],
+        },
+    )
+
+    # when building the status
+    status = json.loads(json.dumps(build_status(settings), allow_nan=False))
+
+    # then it has DESIGN's shape
+    assert set(status) == {"model_name", "champion", "history", "drift_events"}
+    assert status["champion"] == {
+        "version": "1",
+        "metric": "roc_auc",
+        "score": 0.91,
+        "ds": "2025-12-08",
+        "label": "release-7",
+    }
+    assert [h["decision"] for h in status["history"]] == ["deploy", "skip", "promote"]
+    assert all(set(h) == HISTORY_KEYS for h in status["history"])
+    deploy, skip, promote = status["history"]
+    assert deploy == {
+        "ds": "2025-12-08",
+        "challenger_score": 0.91,
+        "champion_score": None,
+        "threshold": 0.8,
+        "decision": "deploy",
+        "version": "1",
+        "trigger": "schedule",
+        "reasons": first.reasons,
+    }
+    assert skip["champion_score"] == 0.91
+    assert skip["version"] is None
+    assert skip["trigger"] == "drift"
+    assert promote["trigger"] == "manual"
+    assert [d["ds"] for d in status["drift_events"]] == ["2025-12-14"]
+    assert status["drift_events"][0]["reasons"] == ["psi 0.4"]
