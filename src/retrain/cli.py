@@ -193,6 +193,74 @@ def rollback(
     _manual_change(settings, "rollback", restored, previous, reason)
 
 
+@app.command()
+def predict(
+    input_path: Annotated[
+        Path,
+        typer.Option("--input", help="CSV or Parquet file of features", exists=True, dir_okay=False, readable=True),
+    ],
+    output_path: Annotated[Path, typer.Option("--output", help="predictions file (.csv or .parquet)")],
+    model: Annotated[
+        str | None, typer.Option(help="model URI (models:/name/3, runs:/id/model); default: the champion")
+    ] = None,
+    batch_rows: Annotated[
+        int | None, typer.Option(min=1, help="rows per batch (bounds memory); default RETRAIN_BATCH_ROWS")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="auto, sklearn or onnx (checked against sklearn first)")] = "auto",
+) -> None:
+    """Score any CSV or Parquet file with the champion (or --model), streaming in bounded memory."""
+    settings = _settings()
+    for path, what in ((input_path, "--input"), (output_path, "--output")):
+        if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+            raise typer.BadParameter(f"{path} must end in .csv or .parquet", param_hint=what)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from retrain.registry import RegistryError
+    from retrain.score import ScoringInputError, score_file
+
+    registry = _registry(settings)
+    if model is None:
+        champion = registry.champion()
+        if champion is None:
+            err.print(
+                f"[red]error:[/red] no champion for {settings.model_name!r} yet: run the retrain DAG first, "
+                "or pass --model URI"
+            )
+            raise typer.Exit(2)
+        model, version = champion.uri, champion.version
+    else:
+        version = model.rsplit("/", 1)[-1] if model.startswith(f"models:/{settings.model_name}/") else model
+    try:
+        estimator = registry.load_model(model)
+    except (RegistryError, OSError, ValueError) as exc:
+        err.print(f"[red]error:[/red] cannot load model {model}: {exc}")
+        raise typer.Exit(2) from None
+    columns = (TextColumn("[bold]scoring"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        bar = progress.add_task("scoring", total=None)
+
+        def advance(rows: int, total: int | None) -> None:
+            progress.update(bar, completed=rows, total=total)
+
+        try:
+            stats = score_file(
+                estimator,
+                input_path,
+                output_path,
+                batch_rows=batch_rows or settings.batch_rows,
+                model_version=version,
+                progress=advance,
+                backend=backend,
+            )
+        except ScoringInputError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
+    console.print(
+        f"{stats.rows:,} rows scored by {model} into {output_path} in {stats.seconds:.2f} s "
+        f"({stats.rows_per_s:,.0f} rows/s, peak RSS {stats.peak_rss_mb:.0f} MB, backend {stats.backend})"
+    )
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets masked)."""

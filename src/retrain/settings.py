@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     drift_start: date | None = Field(date(2025, 12, 15), validation_alias=_env("RETRAIN_DRIFT_START"))
     drift_strength: float = Field(1.0, ge=0.0, le=10.0, validation_alias=_env("RETRAIN_DRIFT_STRENGTH"))
 
+    drift_psi_threshold: float = Field(0.2, gt=0, le=10, validation_alias=_env("RETRAIN_DRIFT_PSI_THRESHOLD"))
+    drift_ks_threshold: float = Field(0.1, gt=0, le=1, validation_alias=_env("RETRAIN_DRIFT_KS_THRESHOLD"))
+    drift_min_share: float = Field(0.2, gt=0, le=1, validation_alias=_env("RETRAIN_DRIFT_MIN_SHARE"))
+    drift_consecutive_days: int = Field(2, ge=1, le=60, validation_alias=_env("RETRAIN_DRIFT_CONSECUTIVE_DAYS"))
+    drift_cooldown_days: int = Field(7, ge=0, le=365, validation_alias=_env("RETRAIN_DRIFT_COOLDOWN_DAYS"))
+
+    isolation_train: IsolationMode = Field("inprocess", validation_alias=_env("RETRAIN_ISOLATION_TRAIN"))
+    isolation_score: IsolationMode = Field("inprocess", validation_alias=_env("RETRAIN_ISOLATION_SCORE"))
+    task_image: str = Field("retrain:latest", validation_alias=_env("RETRAIN_TASK_IMAGE"))
+    task_python: Path | None = Field(None, validation_alias=_env("RETRAIN_TASK_PYTHON"))
+
     batch_rows: int = Field(100_000, ge=1, validation_alias=_env("RETRAIN_BATCH_ROWS"))
 
     telegram_token: SecretStr | None = Field(None, validation_alias=_env("RETRAIN_TELEGRAM_TOKEN", "TG_TOKEN"))

@@ -28,6 +28,13 @@ CONTRACT_EDGES: dict[str, dict[str, set[str]]] = {
         "skip_deploy": {"end"},
         "end": set(),
     },
+    "batch_predict": {
+        "wait_for_data": {"resolve_model"},
+        "resolve_model": {"list_batches"},
+        "list_batches": {"predict_batch"},
+        "predict_batch": {"merge_predictions"},
+        "merge_predictions": set(),
+    },
 }
 HEAVY = ("sklearn", "pandas", "pyarrow", "mlflow", "numpy", "scipy")
 
@@ -67,6 +74,13 @@ def test_schedules_and_run_limits(dagbag) -> None:  # type: ignore[no-untyped-de
     assert retrain.timetable.expression in ("@weekly", "0 0 * * 0")
     assert retrain.max_active_runs == 1
     assert retrain.catchup is False
+    assert dagbag.dags["batch_predict"].timetable.expression in ("@daily", "0 0 * * *")
+
+
+def test_predict_batch_is_dynamically_mapped(dagbag) -> None:  # type: ignore[no-untyped-def]
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    assert isinstance(dagbag.dags["batch_predict"].get_task("predict_batch"), MappedOperator)
 
 
 def test_every_task_alerts_on_failure_and_retries_per_settings(dagbag) -> None:  # type: ignore[no-untyped-def]

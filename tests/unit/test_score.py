@@ -1,0 +1,346 @@
+"""Streaming scoring: same answers as scikit-learn row for row, bounded memory, clear errors, no partial files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+
+from retrain import score
+from retrain.score import ScoringInputError, count_rows, merge_parts, plan_batches, score_file, score_range
+from retrain.scoring import backends, readers
+
+N_ROWS = 1_000
+FEATURES = [f"x{i}" for i in range(6)]
+
+
+def _frame(rows: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(rng.standard_normal((rows, len(FEATURES))), columns=FEATURES)
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, object]:
+    """Binary and multiclass classifiers fitted on named columns (labels: ints and strings)."""
+    train = _frame(2_000, seed=1)
+    x = train.to_numpy()
+    binary = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(int)
+    multi = np.array(["low", "mid", "high"])[np.digitize(x[:, 0] + 0.5 * x[:, 3], [-0.5, 0.5])]
+    return {
+        "lr-binary": LogisticRegression().fit(train, binary),
+        "hgb-binary": HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(train, binary),
+        "lr-multi": LogisticRegression(max_iter=500).fit(train, multi),
+        "hgb-multi": HistGradientBoostingClassifier(max_iter=15, random_state=0).fit(train, multi),
+    }
+
+
+def _write(frame: pd.DataFrame, path: Path) -> Path:
+    """CSV by pandas (plain, unquoted numbers) or Parquet by pyarrow with small row groups."""
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=256)
+    return path
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype={"model_version": str})
+    return pq.read_table(path).to_pandas()
+
+
+def _expected(model, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    proba = model.predict_proba(frame[FEATURES])
+    labels = model.predict(frame[FEATURES])
+    if proba.shape[1] == 2:
+        return labels, proba[:, 1]
+    index = np.searchsorted(model.classes_, labels)
+    return labels, proba[np.arange(len(frame)), index]
+
+
+def _assert_matches(model, frame: pd.DataFrame, out: Path, *, atol: float = 1e-12, version: str = "v7") -> None:
+    got = _read(out)
+    labels, probability = _expected(model, frame)
+    assert list(got.columns) == ["row", "prediction", "probability", "model_version"]
+    np.testing.assert_array_equal(got["row"].to_numpy(), np.arange(len(frame)))
+    np.testing.assert_array_equal(got["prediction"].to_numpy(), labels)
+    np.testing.assert_allclose(got["probability"].to_numpy(), probability, rtol=0, atol=atol)
+    assert (got["model_version"] == version).all()
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# --- equality with scikit-learn -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["lr-binary", "hgb-binary", "lr-multi", "hgb-multi"])
+@pytest.mark.parametrize(("in_ext", "out_ext"), [(".csv", ".csv"), (".parquet", ".parquet"), (".csv", ".parquet")])
+@pytest.mark.parametrize("batch_rows", [100, 128])  # divides 1,000 rows, and does not
+def test_score_file_equals_sklearn_row_for_row(models, tmp_path, kind, in_ext, out_ext, batch_rows):
+    # given a file of 1,000 rows and a fitted classifier
+    model = models[kind]
+    frame = _frame(N_ROWS)
+    source = _write(frame, tmp_path / f"data{in_ext}")
+    out = tmp_path / f"predictions{out_ext}"
+    # when it is scored in batches with scikit-learn
+    stats = score_file(model, source, out, batch_rows=batch_rows, model_version="v7", backend="sklearn")
+    # then every row equals predict / predict_proba, in input order
+    _assert_matches(model, frame, out)
+    assert stats.rows == N_ROWS and stats.backend == "sklearn"
+    assert stats.rows_per_s > 0 and stats.peak_rss_mb > 0
+
+
+@pytest.mark.parametrize("batch_rows", [1, 7, N_ROWS, 10 * N_ROWS])
+def test_extreme_batch_sizes(models, tmp_path, batch_rows):
+    frame = _frame(N_ROWS if batch_rows > 1 else 50)
+    source = _write(frame, tmp_path / "data.csv")
+    score_file(models["lr-binary"], source, tmp_path / "p.csv", batch_rows=batch_rows, model_version="v7",
+               backend="sklearn")
+    _assert_matches(models["lr-binary"], frame, tmp_path / "p.csv")
+
+
+def test_reordered_and_extra_columns_are_fine(models, tmp_path):
+    # given an input with the features shuffled and extra columns, one of them text with quotes and commas
+    frame = _frame(N_ROWS)
+    shuffled = frame[FEATURES[::-1]].copy()
+    shuffled.insert(2, "note", [f'say "hi", {i}' for i in range(N_ROWS)])
+    shuffled["id"] = np.arange(N_ROWS)
+    source = _write(shuffled, tmp_path / "data.csv")
+    # when scored, then the predictions are those of the model's own column order
+    score_file(models["hgb-binary"], source, tmp_path / "p.csv", batch_rows=300, model_version="v7",
+               backend="sklearn")
+    _assert_matches(models["hgb-binary"], frame, tmp_path / "p.csv")
+
+
+def test_progress_is_reported(models, tmp_path):
+    source = _write(_frame(N_ROWS), tmp_path / "data.parquet")
+    seen: list[tuple[int, int | None]] = []
+    score_file(models["lr-binary"], source, tmp_path / "p.csv", batch_rows=400, model_version="1",
+               progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(400, N_ROWS), (800, N_ROWS), (1000, N_ROWS)]
+
+
+# --- row ranges and merge (the mapped Airflow tasks) ----------------------------------------------
+
+
+def test_plan_batches_covers_every_row_once():
+    assert plan_batches(1_000, 300) == [(0, 300), (300, 600), (600, 900), (900, 1_000)]
+    assert plan_batches(600, 300) == [(0, 300), (300, 600)]
+    assert plan_batches(0, 300) == [(0, 0)]  # one empty part, so a mapped task list is never empty
+    with pytest.raises(ValueError, match="batch_rows"):
+        plan_batches(10, 0)
+
+
+@pytest.mark.parametrize("in_ext", [".csv", ".parquet"])
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted-text-column"])
+def test_parts_merged_equal_score_file(models, tmp_path, in_ext, quoted):
+    # given a file (with a quoted text column containing newlines: the CSV offset shortcut must not be used)
+    frame = _frame(N_ROWS)
+    data = frame.copy()
+    if quoted:
+        data["note"] = [f"line {i}\nstill {i}, ok" for i in range(N_ROWS)]
+    source = _write(data, tmp_path / f"data{in_ext}")
+    model = models["hgb-multi"]
+    columns = score.feature_columns(model)
+    # when each planned range is scored into a part and the parts are merged
+    assert count_rows(source) == N_ROWS
+    parts = []
+    for i, (start, stop) in enumerate(plan_batches(count_rows(source), 300)):
+        part = tmp_path / "parts" / f"part-{i:05d}.csv"
+        assert score_range(model, source, start, stop, part, model_version="v7", columns=columns,
+                           backend="sklearn") == stop - start
+        parts.append(part)
+    merged = tmp_path / "predictions.csv"
+    assert merge_parts(parts, merged) == N_ROWS
+    # then the merged file is byte-identical to one streaming pass over the whole file
+    whole = tmp_path / "whole.csv"
+    score_file(model, source, whole, batch_rows=128, model_version="v7", backend="sklearn")
+    assert merged.read_bytes() == whole.read_bytes()
+    _assert_matches(model, frame, merged)
+
+
+def test_merge_parts_to_parquet_and_refuses_out_of_order(models, tmp_path):
+    frame = _frame(N_ROWS)
+    source = _write(frame, tmp_path / "data.csv")
+    model = models["lr-binary"]
+    parts = []
+    for i, (start, stop) in enumerate(plan_batches(N_ROWS, 400)):
+        parts.append(tmp_path / f"part-{i}.csv")
+        score_range(model, source, start, stop, parts[-1], model_version="v7", columns=score.feature_columns(model))
+    assert merge_parts(parts, tmp_path / "p.parquet") == N_ROWS
+    _assert_matches(model, frame, tmp_path / "p.parquet")
+    with pytest.raises(ValueError, match="out of order"):
+        merge_parts([parts[1], parts[0], parts[2]], tmp_path / "bad.csv")
+    assert not (tmp_path / "bad.csv").exists()
+
+
+def test_empty_input_gives_header_only(models, tmp_path):
+    source = _write(_frame(0), tmp_path / "data.csv")
+    assert count_rows(source) == 0
+    [(start, stop)] = plan_batches(count_rows(source), 100)
+    part = tmp_path / "part-0.csv"
+    assert score_range(models["lr-binary"], source, start, stop, part, model_version="v7",
+                       columns=FEATURES) == 0
+    assert merge_parts([part], tmp_path / "p.csv") == 0
+    assert _read(tmp_path / "p.csv").columns.tolist() == ["row", "prediction", "probability", "model_version"]
+
+
+def test_csv_row_offset_shortcut_only_when_exact(tmp_path):
+    plain = _write(_frame(100), tmp_path / "plain.csv")
+    offset = readers.csv_row_offset(plain, 40)
+    with open(plain, "rb") as handle:
+        lines = handle.readlines()
+    assert offset == sum(len(line) for line in lines[:41])
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('a,b\n1,"x\ny"\n2,z\n')
+    assert readers.csv_row_offset(quoted, 1) is None
+    blank = tmp_path / "blank.csv"
+    blank.write_text("a,b\n1,2\n\n3,4\n")
+    assert readers.csv_row_offset(blank, 2) is None
+    assert count_rows(quoted) == 2 and count_rows(blank) == 2
+
+
+# --- bad inputs: a clear error naming the column, and no output file ------------------------------
+
+
+def test_missing_column_names_it_and_leaves_no_output(models, tmp_path):
+    source = _write(_frame(N_ROWS).drop(columns=["x3"]), tmp_path / "data.csv")
+    out = tmp_path / "out" / "predictions.csv"
+    with pytest.raises(ScoringInputError, match="'x3'") as info:
+        score_file(models["lr-binary"], source, out, batch_rows=100, model_version="v7")
+    assert info.value.column == "x3"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("in_ext", [".csv", ".parquet"])
+@pytest.mark.parametrize(("bad", "kind"), [("abc", "non-numeric"), ("", "missing"), ("inf", "non-finite")])
+def test_bad_value_names_column_and_row_and_keeps_old_output(models, tmp_path, in_ext, bad, kind):
+    # given an input whose column x2 holds a bad value at row 737, and yesterday's predictions in place
+    frame = _frame(N_ROWS).astype(object)
+    frame.loc[737, "x2"] = bad if not (in_ext == ".parquet" and bad == "") else None
+    if in_ext == ".parquet":
+        frame["x2"] = frame["x2"].astype(str).where(frame["x2"].notna(), None)
+    source = _write(frame, tmp_path / f"data{in_ext}")
+    out = tmp_path / "predictions.csv"
+    out.write_text("old\n")
+    # when scored, then the error names the column and the row, and the old file is untouched
+    with pytest.raises(ScoringInputError, match=f"'x2' has a {kind} value") as info:
+        score_file(models["lr-binary"], source, out, batch_rows=128, model_version="v7")
+    assert (info.value.column, info.value.row) == ("x2", 737)
+    assert "row 737" in str(info.value)
+    assert out.read_text() == "old\n"
+    assert _leftovers(tmp_path) == []
+
+
+def test_bad_value_in_a_range_reports_the_absolute_row(models, tmp_path):
+    frame = _frame(N_ROWS).astype(object)
+    frame.loc[655, "x4"] = "n/a?"
+    source = _write(frame, tmp_path / "data.csv")
+    part = tmp_path / "part.csv"
+    with pytest.raises(ScoringInputError, match="'x4'") as info:
+        score_range(models["lr-binary"], source, 600, 900, part, model_version="v7", columns=FEATURES)
+    assert info.value.row == 655
+    assert not part.exists()
+
+
+def test_text_column_in_parquet_is_refused(models, tmp_path):
+    frame = _frame(10)
+    frame["x1"] = pd.to_datetime("2025-01-01")
+    source = _write(frame, tmp_path / "data.parquet")
+    with pytest.raises(ScoringInputError, match="'x1' holds timestamp"):
+        score_file(models["lr-binary"], source, tmp_path / "p.csv", batch_rows=10, model_version="1")
+
+
+def test_unknown_extension_is_refused(models, tmp_path):
+    with pytest.raises(ScoringInputError, match="extension"):
+        score_file(models["lr-binary"], tmp_path / "data.json", tmp_path / "p.csv", batch_rows=10, model_version="1")
+
+
+# --- compiled backend -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["hgb-binary", "hgb-multi"])
+def test_onnx_backend_equals_sklearn(models, tmp_path, kind):
+    frame = _frame(N_ROWS)
+    source = _write(frame, tmp_path / "data.parquet")
+    stats = score_file(models[kind], source, tmp_path / "p.csv", batch_rows=256, model_version="v7", backend="onnx")
+    assert stats.backend == "onnx", stats.backend_note
+    _assert_matches(models[kind], frame, tmp_path / "p.csv", atol=1e-5)
+    auto = score_file(models[kind], source, tmp_path / "a.csv", batch_rows=256, model_version="v7")
+    assert auto.backend == "onnx"
+
+
+def test_onnx_for_other_models_is_checked_or_falls_back(models, tmp_path):
+    frame = _frame(N_ROWS)
+    source = _write(frame, tmp_path / "data.csv")
+    stats = score_file(models["lr-multi"], source, tmp_path / "p.csv", batch_rows=256, model_version="v7",
+                       backend="onnx")
+    assert stats.backend in {"onnx", "sklearn"}
+    _assert_matches(models["lr-multi"], frame, tmp_path / "p.csv", atol=1e-5)
+    auto = score_file(models["lr-multi"], source, tmp_path / "a.csv", batch_rows=256, model_version="v7")
+    assert auto.backend == "sklearn"
+
+
+def test_onnx_check_failure_falls_back_to_sklearn(models, tmp_path, monkeypatch):
+    monkeypatch.setattr(backends, "TOLERANCE", -1.0)  # nothing can pass the check
+    frame = _frame(N_ROWS)
+    source = _write(frame, tmp_path / "data.csv")
+    stats = score_file(models["hgb-binary"], source, tmp_path / "p.csv", batch_rows=256, model_version="v7",
+                       backend="onnx")
+    assert stats.backend == "sklearn"
+    assert "fallback" in stats.backend_note and "check failed" in stats.backend_note
+    _assert_matches(models["hgb-binary"], frame, tmp_path / "p.csv")
+
+
+# --- memory: a bound, not a timing ----------------------------------------------------------------
+
+_MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import json, pickle, sys
+    from retrain.score import peak_rss_mb, score_file
+    model = pickle.load(open(sys.argv[1], "rb"))
+    score_file(model, sys.argv[2], sys.argv[3], batch_rows=int(sys.argv[4]), model_version="1", backend="sklearn")
+    print(json.dumps({"peak_mb": peak_rss_mb()}))
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="VmHWM (per-process peak RSS) is Linux only")
+def test_peak_memory_does_not_grow_with_the_file(models, tmp_path):
+    # given the same model and two files, one 10x the other (the larger ~60 MB of CSV)
+    import pickle
+
+    model_path = tmp_path / "model.pkl"
+    model_path.write_bytes(pickle.dumps(models["lr-binary"]))
+    rng = np.random.default_rng(3)
+    sizes = {"small": 30_000, "large": 300_000}
+    for name, rows in sizes.items():
+        table = pa.table({c: rng.standard_normal(rows) for c in FEATURES * 1} | {
+            f"extra{i}": rng.standard_normal(rows) for i in range(14)})
+        pacsv.write_csv(table, tmp_path / f"{name}.csv")
+    # when each is scored in its own process with 5,000-row batches
+    peaks = {}
+    for name in sizes:
+        run = subprocess.run(
+            [sys.executable, "-c", _MEMORY_SCRIPT, str(model_path), str(tmp_path / f"{name}.csv"),
+             str(tmp_path / f"{name}-out.csv"), "5000"],
+            capture_output=True, text=True, check=True,
+        )
+        peaks[name] = json.loads(run.stdout.strip().splitlines()[-1])["peak_mb"]
+    # then the 10x file costs no more than 1.3x the memory, and both stay under a fixed bound
+    assert count_rows(tmp_path / "large-out.csv") == sizes["large"]
+    assert peaks["large"] < 1.3 * peaks["small"], peaks
+    assert peaks["large"] < 350, peaks  # imports alone are ~255 MB; reading the large file whole is ~400
