@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     demo_start: date = Field(date(2025, 12, 1), validation_alias=_env("RETRAIN_DEMO_START"))
     wait_timeout: int = Field(6 * 3600, ge=1, validation_alias=_env("RETRAIN_WAIT_TIMEOUT"))
     wait_poke_interval: int = Field(60, ge=1, validation_alias=_env("RETRAIN_WAIT_POKE_INTERVAL"))
+    retry_delay: float = Field(20.0, ge=0, le=3600, validation_alias=_env("RETRAIN_RETRY_DELAY"))
     task_retries: int = Field(2, ge=0, le=20, validation_alias=_env("RETRAIN_TASK_RETRIES"))
 
     mlflow_tracking_uri_override: str | None = Field(None, validation_alias=_env("MLFLOW_TRACKING_URI"))

@@ -24,7 +24,7 @@ def default_args() -> dict[str, Any]:
     return {
         "owner": "retrain",
         "retries": settings.task_retries,
-        "retry_delay": timedelta(seconds=20),
+        "retry_delay": timedelta(seconds=settings.retry_delay),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "on_failure_callback": FailureAlertNotifier(),

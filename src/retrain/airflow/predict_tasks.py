@@ -78,13 +78,26 @@ def predict_batch(batch: dict, ds: str) -> dict:
     model = Registry.from_settings(settings).load_model(batch["model_uri"])
     part = _parts_dir(layout, ds) / f"part-{batch['index']:05d}.csv"
     try:
-        rows = score_range(model, layout.raw_data(ds), batch["start"], batch["stop"], part,
-                           model_version=batch["version"], columns=feature_columns(model))
+        rows = score_range(
+            model,
+            layout.raw_data(ds),
+            batch["start"],
+            batch["stop"],
+            part,
+            model_version=batch["version"],
+            columns=feature_columns(model),
+        )
     except ScoringInputError as exc:
         raise AirflowFailException(str(exc)) from exc
-    return {"index": batch["index"], "part": str(part), "rows": rows, "start": batch["start"],
-            "seconds": round(time.perf_counter() - started, 3), "version": batch["version"],
-            "model_uri": batch["model_uri"]}
+    return {
+        "index": batch["index"],
+        "part": str(part),
+        "rows": rows,
+        "start": batch["start"],
+        "seconds": round(time.perf_counter() - started, 3),
+        "version": batch["version"],
+        "model_uri": batch["model_uri"],
+    }
 
 
 def merge_predictions(results: list[dict], ds: str) -> dict:
