@@ -253,7 +253,9 @@ def _stream(
 
     with (
         atomic_path(output_path) as tmp,
-        ThreadPoolExecutor(workers, thread_name_prefix="retrain-score", initializer=_single_threaded) as pool,
+        ThreadPoolExecutor(
+            workers, thread_name_prefix="retrain-score", initializer=_single_threaded if workers > 1 else None
+        ) as pool,
     ):
         writer = PredictionWriter(tmp, outputs.schema, fmt_path=output_path)
         try:
