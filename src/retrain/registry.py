@@ -206,6 +206,24 @@ class Registry:
         self._experiment_id = experiment_id
         return experiment_id
 
+    def find_run(self, tags: Mapping[str, str]) -> str | None:
+        """The oldest finished run carrying all these tags, so a rerun can reuse it instead of training twice.
+
+        Only FINISHED runs count: a run whose process was killed while logging stays RUNNING (or is
+        marked FAILED) and is never reused.
+        """
+        if not self.store_exists():
+            return None
+        clauses = [f"tags.`{key}` = '{value}'" for key, value in tags.items()]
+        clauses.append("attributes.status = 'FINISHED'")
+        runs = self.client.search_runs(
+            [self._experiment()],
+            filter_string=" and ".join(clauses),
+            order_by=["attributes.start_time ASC"],
+            max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
+
     @staticmethod
     def _model_file(model_dir: Path) -> tuple[Path, dict[str, Any]]:
         """The serialized model inside an MLflow model folder, and its sklearn flavor config."""

@@ -56,6 +56,15 @@ def test_first_retrain_deploys_then_a_high_threshold_skips(runner, telegram_serv
     assert "version 1" in text and "v-test" in text and "deploy_status=success" in text
     assert f"threshold={settings.metric_threshold:.4f}" in text
 
+    # when: the same date is run again (after a crash, or by mistake)
+    again = runner.run("retrain", timeline[6], {"trigger": "schedule"})
+
+    # then: same decision, same version, no second message, no second history entry
+    assert again.ok, again.tasks
+    assert registry.champion().version == "1"
+    assert [v["version"] for v in registry.versions()] == ["1"]
+    assert len([r for r in telegram_server.requests if r.api_method == "sendMessage"]) == 1
+
     # when: a later retrain runs under a threshold nobody can reach
     monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.999")
     second = runner.run("retrain", timeline[7], {"trigger": "manual"})

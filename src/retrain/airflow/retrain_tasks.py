@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowFailException
+
 from retrain.airflow.context import fail_fast_on_bad_input, settings_and_layout, trigger_of
 
 log = logging.getLogger(__name__)
@@ -27,21 +29,35 @@ def data_has_landed(ds: str) -> bool:
 
 
 def prepare_data(ds: str, dag_run: Any = None) -> dict:
-    """Pick the training window and the fresh days the holdout comes from, and pin the champion."""
+    """Pick the training window and the fresh days the holdout comes from, and pin the champion.
+
+    A rerun of a date reuses what its first run pinned (processed/{ds}/prepared.json): the same
+    holdout and the same champion to beat, so it reaches the same decision and reuses the same MLflow
+    run and registry version instead of creating duplicates.
+    """
     from retrain.data.prepare import fresh_days, training_window
+    from retrain.io import read_json, write_json
 
     settings, layout = settings_and_layout()
     with fail_fast_on_bad_input():
         window = training_window(layout.raw_days(until=ds), ds, settings.window_days)
-    champion = _registry(settings).champion()
-    champion_window_end = champion.tags.get("window_end") if champion else None
-    fresh = fresh_days(window, settings.holdout_days, champion_window_end)
+    pinned_path = layout.processed(ds) / "prepared.json"
+    pinned = read_json(pinned_path) if pinned_path.is_file() else None
+    if pinned is not None and pinned.get("window") == window:
+        fresh, champion_version = pinned["fresh"], pinned["champion_version"]
+        log.info("rerun of %s: reusing its holdout days and champion (v%s)", ds, champion_version)
+    else:
+        champion = _registry(settings).champion()
+        champion_window_end = champion.tags.get("window_end") if champion else None
+        fresh = fresh_days(window, settings.holdout_days, champion_window_end)
+        champion_version = champion.version if champion else None
+        write_json(pinned_path, {"window": window, "fresh": fresh, "champion_version": champion_version})
     ctx = {
         "ds": ds,
         "trigger": trigger_of(dag_run),
         "window": window,
         "fresh": fresh,
-        "champion_version": champion.version if champion else None,
+        "champion_version": champion_version,
     }
     log.info(
         "window %s..%s (%d days), holdout from %s, champion %s",
@@ -49,7 +65,7 @@ def prepare_data(ds: str, dag_run: Any = None) -> dict:
         window[-1],
         len(window),
         fresh,
-        ctx["champion_version"],
+        champion_version,
     )
     return ctx
 
@@ -95,17 +111,29 @@ def split_data(ctx: dict) -> dict:
 
 
 def train_model(ctx: dict) -> dict:
-    """Fit the configured estimator on the training split and log it to MLflow with its signature."""
+    """Fit the configured estimator on the training split and log it to MLflow with its signature.
+
+    A rerun of the same date with the same data and settings reuses the run it logged before (same
+    fingerprint): training is seeded, so it would produce the same model, and reusing it keeps the
+    registry free of duplicate versions.
+    """
     from retrain.data.prepare import read_split
     from retrain.evaluate import all_metrics
+    from retrain.io import sha256_file
     from retrain.train import build_estimator, fit
 
     settings, _ = settings_and_layout()
+    registry = _registry(settings)
+    fingerprint = _fingerprint(settings, sha256_file(ctx["train_path"]), sha256_file(ctx["val_path"]))
+    reused = registry.find_run({"ds": ctx["ds"], "fingerprint": fingerprint})
+    if reused is not None:
+        log.info("reusing MLflow run %s: same date, data and settings were trained before", reused)
+        return {**ctx, "run_id": reused, "reused_run": True}
     X, y, _ = read_split(ctx["train_path"])
     estimator = build_estimator(settings.estimator, settings.estimator_params, settings.seed)
     model = fit(estimator, X, y)
     train_metrics = {f"train_{k}": v for k, v in all_metrics(model, X, y).items()}
-    run_id = _registry(settings).log_challenger(
+    run_id = registry.log_challenger(
         model,
         X.head(5),
         ds=ctx["ds"],
@@ -123,11 +151,26 @@ def train_model(ctx: dict) -> dict:
             "window_start": ctx["window"][0],
             "window_end": ctx["window"][-1],
             "fresh_days": ",".join(ctx["fresh"]),
+            "fingerprint": fingerprint,
         },
         window=ctx["window"],
     )
     log.info("challenger logged as MLflow run %s", run_id)
-    return {**ctx, "run_id": run_id}
+    return {**ctx, "run_id": run_id, "reused_run": False}
+
+
+def _fingerprint(settings: Any, train_sha: str, val_sha: str) -> str:
+    import hashlib
+    import json
+
+    spec = {
+        "estimator": settings.estimator,
+        "params": settings.estimator_params,
+        "seed": settings.seed,
+        "train": train_sha,
+        "val": val_sha,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def evaluate_model(ctx: dict) -> dict:
@@ -211,6 +254,7 @@ def deploy_model(ti: Any) -> dict:
     """Register the challenger, move `champion` to it (compare-and-swap), finish the model card, record it."""
     from retrain import ledger
     from retrain.model_card import read_decision, write_model_ref
+    from retrain.registry import StaleChampionError
 
     settings, layout = settings_and_layout()
     ctx = _evaluated(ti)
@@ -219,11 +263,19 @@ def deploy_model(ti: Any) -> dict:
     version = registry.register(
         ctx["run_id"], ds=ctx["ds"], tags={"trigger": ctx["trigger"]}, label=settings.model_version
     )
-    previous = registry.promote(
-        version,
-        expected_current=ctx["champion_version"],
-        reason=f"retrain {ctx['ds']}: " + "; ".join(decision["reasons"]),
-    )
+    try:
+        previous = registry.promote(
+            version,
+            expected_current=ctx["champion_version"],
+            reason=f"retrain {ctx['ds']}: " + "; ".join(decision["reasons"]),
+        )
+    except StaleChampionError as exc:
+        # Another deploy or a manual promote moved the champion after this challenger was compared
+        # with it: the comparison no longer holds. Record the refusal and fail loudly (one alert).
+        refused = {**decision, "reasons": [*decision["reasons"], f"deploy refused: {exc}"]}
+        if ledger.find(settings.ledger_path, ds=ctx["ds"], run_id=ctx["run_id"], decision="skip") is None:
+            ledger.append(settings.ledger_path, _ledger_entry(ctx, settings, {**refused, "deploy": False}, None))
+        raise AirflowFailException(f"deploy of version {version} refused: {exc}") from exc
     write_model_ref(
         layout.models(ctx["ds"]),
         model_name=settings.model_name,
@@ -247,7 +299,7 @@ def deploy_model(ti: Any) -> dict:
 
 def notify_success(deployed: dict) -> dict:
     """Tell the team about the deploy; a failing channel is reported, never undoes the deploy."""
-    from retrain.notify import DeployMessage, send
+    from retrain.notify import DeployMessage, read_outbox, send
 
     settings, _ = settings_and_layout()
     message = DeployMessage(
@@ -261,7 +313,14 @@ def notify_success(deployed: dict) -> dict:
         previous_version=deployed["previous_version"],
         ds=deployed["ds"],
     )
-    results = send(settings, message.text(), logger=log, outbox=settings.home / "notifications.jsonl")
+    outbox = settings.home / "notifications.jsonl"
+    text = message.text()
+    if any(
+        item.get("text") == text and all(c.get("ok") for c in item.get("channels", [])) for item in read_outbox(outbox)
+    ):
+        log.info("this deploy message was already sent (a rerun of %s): not sending it twice", deployed["ds"])
+        return {"channels": [], "already_sent": True}
+    results = send(settings, text, logger=log, outbox=outbox)
     return {"channels": [{"channel": r.channel, "ok": r.ok, "attempts": r.attempts} for r in results]}
 
 
