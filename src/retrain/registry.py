@@ -333,6 +333,10 @@ class Registry:
             shutil.copyfile(path, renamed)
             self.client.log_artifact(run_id, str(renamed), artifact_path=folder or None)
 
+    def log_artifact(self, run_id: str, name: str, path: Path) -> None:
+        """Attach a file (the retrain report, say) to a run, under the relative artifact path `name`."""
+        self._log_artifact(run_id, name, Path(path))
+
     def record_decision(self, run_id: str, decision: GateDecision, champion_version: str | None) -> None:
         """Attach the gate's decision to the challenger's run: metric, tags and `gate_decision.json`.
 

@@ -35,6 +35,15 @@ CONTRACT_EDGES: dict[str, dict[str, set[str]]] = {
         "predict_batch": {"merge_predictions"},
         "merge_predictions": set(),
     },
+    "monitor_drift": {
+        "wait_for_data": {"detect_drift"},
+        "detect_drift": {"decide_retrain", "alert_drift"},
+        "decide_retrain": {"alert_drift", "no_drift"},
+        "alert_drift": {"trigger_retrain"},
+        "trigger_retrain": {"end"},
+        "no_drift": {"end"},
+        "end": set(),
+    },
 }
 HEAVY = ("sklearn", "pandas", "pyarrow", "mlflow", "numpy", "scipy")
 

@@ -48,6 +48,11 @@ def test_first_retrain_deploys_then_a_high_threshold_skips(runner, telegram_serv
     decision = json.loads((card / "decision.json").read_text())
     assert decision["deploy"] is True and decision["champion_score"] is None
     assert {"metrics.json", "params.json", "window.json"} <= {p.name for p in card.iterdir()}
+    report = layout.report_file(timeline[6]).read_text()
+    assert report.count("<svg") >= 3
+    assert "no champion yet" in report
+    artifacts = registry.client.list_artifacts(champion.run_id, "report")
+    assert [a.path for a in artifacts] == ["report/report.html"]
     sent = [r for r in telegram_server.requests if r.api_method == "sendMessage"]
     assert len(sent) == 1
     assert sent[0].token == TOKEN
@@ -76,6 +81,7 @@ def test_first_retrain_deploys_then_a_high_threshold_skips(runner, telegram_serv
     assert second.tasks["notify_success"] == "skipped"
     assert registry.champion().version == "1"
     assert len([r for r in telegram_server.requests if r.api_method == "sendMessage"]) == 1
+    assert "0.9990" in layout.report_file(timeline[7]).read_text()  # the unreachable threshold, in the reasons
     skip = json.loads((layout.models(timeline[7]) / "decision.json").read_text())
     assert skip["deploy"] is False
     assert skip["champion_score"] is not None, "the champion must be re-scored on the same holdout"

@@ -1,8 +1,9 @@
 """The simulated timeline behind `make demo`: weeks of daily data through the real Airflow DAGs.
 
-Every day lands through `generate_data`; every seventh day `retrain` runs (trigger "schedule");
-once a champion exists, `batch_predict` scores the day and `monitor_drift` watches it, and a drift
-it reports starts a `retrain` run of its own (trigger "drift"). Everything runs in this one process
+Every day lands through `generate_data`; once a champion exists, `batch_predict` scores the day
+and `monitor_drift` watches it, and the `retrain` run that a sustained drift triggers runs right
+away (trigger "drift"); every seventh day the weekly `retrain` runs (trigger "schedule"), unless a
+drift retrain already ran that day. Everything runs in this one process
 with `dag.test()`, so Airflow and the ML libraries are imported once.
 """
 
@@ -58,7 +59,7 @@ def reset_home(home: Path) -> None:
     (home / DEMO_MARKER).write_text("created by `retrain demo`; the demo clears this folder when run again\n")
 
 
-def has_champion(settings: Settings) -> bool:
+def champion_exists(settings: Settings) -> bool:
     from retrain.registry import Registry
 
     return Registry.from_settings(settings).champion() is not None
@@ -93,23 +94,20 @@ def run_timeline(settings: Settings, console: Console, log_path: Path) -> DemoTi
             ds = (settings.demo_start + timedelta(days=offset)).isoformat()
             progress.update(bar, description=f"{ds} generate_data")
             run("generate_data", ds)
-            if (offset + 1) % RETRAIN_EVERY_DAYS == 0:
-                progress.update(bar, description=f"{ds} retrain")
-                run("retrain", ds, {"trigger": "schedule"})
-            if daily_after_champion and has_champion(settings):
+            drift_retrained = False
+            if champion_exists(settings):
                 for dag_id in daily_after_champion:
                     progress.update(bar, description=f"{ds} {dag_id}")
                     run(dag_id, ds)
-                    if dag_id == "monitor_drift" and drift_requested_retrain(settings, ds):
-                        progress.update(bar, description=f"{ds} retrain (drift)")
-                        run("retrain", ds, {"trigger": "drift"})
+                # monitor_drift's TriggerDagRunOperator queued a retrain run; with no scheduler in this
+                # process, run it here (dag.test replaces the queued run of the same logical date)
+                for queued_ds, conf in runner.queued_runs("retrain"):
+                    progress.update(bar, description=f"{queued_ds} retrain (drift)")
+                    run("retrain", queued_ds, conf)
+                    drift_retrained = True
+            if (offset + 1) % RETRAIN_EVERY_DAYS == 0 and not drift_retrained:
+                progress.update(bar, description=f"{ds} retrain")
+                run("retrain", ds, {"trigger": "schedule"})
             progress.advance(bar)
     timeline.seconds = time.monotonic() - started
     return timeline
-
-
-def drift_requested_retrain(settings: Settings, ds: str) -> bool:
-    """Whether `monitor_drift` decided, for this day, that a retrain is due (it records it in the ledger)."""
-    from retrain import ledger
-
-    return ledger.find(settings.ledger_path, ds=ds, decision="drift", triggered_retrain=True) is not None

@@ -7,6 +7,7 @@ model travels through MLflow, the data through files under the data folder.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -189,10 +190,14 @@ def evaluate_model(ctx: dict) -> dict:
         "champion_score": None,
         "champion_metrics": None,
     }
+    probabilities = {"target": y.to_numpy()}
+    probabilities.update(_proba_columns("challenger", challenger, X))
     if ctx["champion_version"] is not None:
         champion = registry.load_model(f"models:/{settings.model_name}/{ctx['champion_version']}")
         result["champion_score"] = score(champion, X, y, settings.metric)
         result["champion_metrics"] = all_metrics(champion, X, y)
+        probabilities.update(_proba_columns("champion", champion, X))
+    write_holdout_scores(layout_scores_path(ctx), probabilities)
     log.info(
         "%s on the holdout: challenger %.4f, champion (v%s) %s",
         settings.metric,
@@ -201,6 +206,69 @@ def evaluate_model(ctx: dict) -> dict:
         "none" if result["champion_score"] is None else f"{result['champion_score']:.4f}",
     )
     return {**ctx, **result}
+
+
+def layout_scores_path(ctx: dict) -> Path:
+    """Both models' holdout probabilities, beside the split: the report's curves are drawn from them."""
+    return Path(ctx["val_path"]).with_name("holdout_scores.csv")
+
+
+def _proba_columns(who: str, model: Any, X: Any) -> dict[str, Any]:
+    proba = model.predict_proba(X[list(model.feature_names_in_)])
+    return {f"{who}_{cls}": proba[:, i] for i, cls in enumerate(model.classes_)}
+
+
+def write_holdout_scores(path: Path, columns: dict[str, Any]) -> None:
+    import pandas as pd
+
+    from retrain.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        pd.DataFrame(columns).to_csv(tmp, index=False)
+
+
+def write_report(ctx: dict, decision: dict, settings: Any, layout: Any, registry: Any) -> Path:
+    """reports/{ds}/report.html: both models on the holdout, the gate, and the holdout's drift.
+
+    The drift section compares the holdout days with the champion's training window (or, with no
+    champion yet, with the training split), so each retrain shows what changed since the last one.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from retrain.data.prepare import read_split
+    from retrain.drift import assess_day, load_window, reference_days
+    from retrain.report import build_report
+    from retrain.report import write_report as write_html
+
+    scores = pd.read_csv(layout_scores_path(ctx))
+    challenger_cols = [c for c in scores.columns if c.startswith("challenger_")]
+    classes = [c.removeprefix("challenger_") for c in challenger_cols]
+    classes = [int(c) if c.lstrip("-").isdigit() else c for c in classes]
+    champion_cols = [f"champion_{c}" for c in classes]
+    X_val, _, _ = read_split(ctx["val_path"])
+    if ctx["champion_version"] is not None:
+        start, end = reference_days(registry.get(ctx["champion_version"]).tags)
+        reference = load_window(layout, start, end, list(X_val.columns))
+    else:
+        reference, _, _ = read_split(ctx["train_path"])
+    drift = assess_day(ctx["ds"], reference, X_val, settings)
+    html = build_report(
+        title=f"{settings.model_name}: retrain of {ctx['ds']} ({ctx['trigger']})",
+        ds=ctx["ds"],
+        metric=ctx["metric"],
+        y_true=scores["target"].to_numpy(),
+        challenger_proba=scores[challenger_cols].to_numpy(),
+        champion_proba=scores[champion_cols].to_numpy() if set(champion_cols) <= set(scores.columns) else None,
+        classes=list(np.asarray(classes)),
+        decision=decision,
+        drift=drift,
+        reference=reference,
+        current=X_val,
+    )
+    path = write_html(layout.report_file(ctx["ds"]), html)
+    registry.log_artifact(ctx["run_id"], "report/report.html", path)
+    return path
 
 
 def decide_deploy(ctx: dict) -> str:
@@ -216,8 +284,11 @@ def decide_deploy(ctx: dict) -> str:
         min_improvement=settings.min_improvement,
         metric=settings.metric,
     )
-    _registry(settings).record_decision(ctx["run_id"], decision, ctx["champion_version"])
+    registry = _registry(settings)
+    registry.record_decision(ctx["run_id"], decision, ctx["champion_version"])
     write_card(layout.models(ctx["ds"]), ctx=ctx, decision=decision.to_dict(), settings=settings)
+    report = write_report(ctx, decision.to_dict(), settings, layout, registry)
+    log.info("report: %s", report)
     for reason in decision.reasons:
         log.info("gate: %s", reason)
     log.info("gate decision: %s", "deploy" if decision.deploy else "skip")

@@ -70,6 +70,18 @@ class DagRunner:
             raise KeyError(f"no DAG with id {dag_id!r}; the project's DAGs are: {known}")
         return dag
 
+    def queued_runs(self, dag_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """Runs created but not started (a TriggerDagRunOperator's, with no scheduler): (ds, conf)."""
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            runs = session.scalars(
+                select(DagRun).where(DagRun.dag_id == dag_id, DagRun.state == "queued").order_by(DagRun.logical_date)
+            ).all()
+            return [(r.logical_date.date().isoformat(), dict(r.conf or {})) for r in runs if r.logical_date]
+
     def run(self, dag_id: str, ds: str | date, conf: dict[str, Any] | None = None) -> RunResult:
         day = date.fromisoformat(ds) if isinstance(ds, str) else ds
         logical_date = datetime(day.year, day.month, day.day, tzinfo=UTC)

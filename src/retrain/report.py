@@ -1,0 +1,514 @@
+"""The HTML report of one retrain: one self-contained file a person opens in a browser, offline.
+
+It shows the challenger against the champion on the same fresh holdout (metric table, ROC and
+precision-recall curves on shared axes, confusion matrices side by side), the gate decision with its
+reasons, and the drift of the day's features against the champion's training window (a table of every
+feature, drifted ones highlighted, and a histogram of reference vs current for each drifted feature).
+
+Self-contained means no network: the CSS is inline, every plot is an inline `<svg>` drawn by
+matplotlib, there is no JavaScript, and a Content-Security-Policy forbids loading anything else, so the
+file reads the same from an MLflow artifact, an e-mail attachment or an air-gapped laptop.
+
+Libraries: scikit-learn computes the metrics and curves (the same conventions as `retrain.evaluate`:
+the positive class is `classes[1]`, multiclass scores are one-vs-rest / macro averages) and matplotlib
+draws them. Evidently was the first choice for the drift part, but its 0.7.23 release fails to import
+with pandas 3.1 (`cannot import name 'infer_dtype_from_object'`); see `retrain.drift`.
+
+matplotlib is imported inside the functions and used through its object API (`Figure`, never
+`pyplot`): no GUI backend is selected (rendering is headless, as with Agg), no global figure state
+leaks between reports, and importing this module costs nothing. The output is deterministic for the
+same inputs (no timestamps, fixed SVG ids), so rerunning a day rewrites an identical file.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from retrain.drift import DayDrift
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+__all__ = ["MAX_DRIFT_PLOTS", "REPORT_METRICS", "build_report", "metric_table", "write_report"]
+
+REPORT_METRICS: tuple[str, ...] = ("roc_auc", "accuracy", "f1", "precision", "recall", "average_precision")
+MAX_DRIFT_PLOTS = 24
+"""At most this many histograms (the drifted features with the largest PSI first): a report of a
+1000-feature model must stay a readable, small file."""
+HIST_BINS = 40
+
+CHALLENGER_COLOUR = "#1f77b4"
+CHAMPION_COLOUR = "#ff7f0e"
+REFERENCE_COLOUR = "#7f7f7f"
+CURRENT_COLOUR = "#d62728"
+
+_CSS = """
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 0;
+       color: #1d2330; background: #f5f6f8; line-height: 1.45; }
+header { background: #1d2330; color: #fff; padding: 18px 32px; }
+header h1 { margin: 0 0 4px; font-size: 22px; }
+header p { margin: 0; color: #c6cbd6; font-size: 14px; }
+main { max-width: 1200px; margin: 0 auto; padding: 8px 32px 40px; }
+section { background: #fff; border: 1px solid #dde1e8; border-radius: 8px; padding: 16px 20px; margin: 18px 0; }
+h2 { font-size: 18px; margin: 0 0 12px; }
+table { border-collapse: collapse; font-size: 14px; margin: 6px 0 10px; }
+th, td { padding: 5px 12px; border-bottom: 1px solid #e6e9ef; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f0f2f6; font-weight: 600; }
+tr.gate td { font-weight: 600; background: #f3f7ff; }
+tr.drifted td { background: #fdecec; font-weight: 600; }
+td.over { color: #b3261e; }
+.badge { display: inline-block; padding: 3px 12px; border-radius: 12px; font-weight: 700; color: #fff;
+         letter-spacing: 0.04em; }
+.badge.deploy { background: #1e8e3e; }
+.badge.skip { background: #b06000; }
+.badge.drifted { background: #b3261e; }
+.badge.stable { background: #1e8e3e; }
+.note { color: #5f6675; font-size: 13px; }
+.plots { display: flex; flex-wrap: wrap; gap: 12px; }
+figure { margin: 0; flex: 1 1 360px; max-width: 560px; }
+figure.small { flex: 0 1 400px; max-width: 420px; }
+.row { display: flex; flex-wrap: wrap; gap: 0 18px; }
+.row > section { flex: 1 1 420px; }
+figure svg { width: 100%; height: auto; display: block; }
+figcaption { font-size: 13px; color: #5f6675; text-align: center; }
+ul.reasons { margin: 6px 0; padding-left: 22px; }
+"""
+
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+
+def _proba_matrix(proba: Any, n_classes: int, who: str, n_rows: int) -> np.ndarray:
+    """Probabilities as (rows, classes); a 1-D array is the positive class's probability (binary)."""
+    array = np.asarray(proba, dtype=np.float64)
+    if array.ndim == 1 and n_classes == 2:
+        array = np.column_stack([1.0 - array, array])
+    if array.ndim != 2 or array.shape[1] != n_classes:
+        raise ValueError(f"{who} probabilities have shape {np.shape(proba)}; expected ({n_rows}, {n_classes})")
+    if array.shape[0] != n_rows:
+        raise ValueError(f"{who} probabilities have {array.shape[0]} rows but y_true has {n_rows}")
+    return array
+
+
+def _metric(name: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray, classes: list[Any]) -> float:
+    from sklearn import metrics as skm
+    from sklearn.preprocessing import label_binarize
+
+    binary = len(classes) == 2
+    if name == "accuracy":
+        return float(skm.accuracy_score(y, pred))
+    if name == "balanced_accuracy":
+        return float(skm.balanced_accuracy_score(y, pred))
+    if name in ("f1", "precision", "recall"):
+        fn = {"f1": skm.f1_score, "precision": skm.precision_score, "recall": skm.recall_score}[name]
+        if binary:
+            return float(fn(y, pred, pos_label=classes[1], average="binary", zero_division=0))
+        return float(fn(y, pred, labels=classes, average="macro", zero_division=0))
+    if name not in ("roc_auc", "average_precision"):
+        raise ValueError(f"the report cannot compute metric {name!r}")
+    if len(np.unique(y)) < 2:
+        return math.nan  # undefined on a single-class holdout, as in retrain.evaluate
+    if binary:
+        y_pos = (y == classes[1]).astype(int)
+        fn = skm.roc_auc_score if name == "roc_auc" else skm.average_precision_score
+        return float(fn(y_pos, proba[:, 1]))
+    if name == "roc_auc":
+        return float(skm.roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=classes))
+    y_bin = label_binarize(y, classes=classes)
+    present = y_bin.sum(axis=0) > 0
+    return float(skm.average_precision_score(y_bin[:, present], proba[:, present], average="macro"))
+
+
+def metric_table(
+    y_true: Any, proba: Any, classes: Sequence[Any], metrics: Sequence[str] = REPORT_METRICS
+) -> dict[str, float]:
+    """Every metric of one model on the holdout, from its probabilities (predictions are the argmax).
+
+    Returns:
+        `{metric: score}`; ranking metrics are NaN on a single-class holdout.
+    """
+    classes = list(classes)
+    y = np.asarray(y_true)
+    matrix = _proba_matrix(proba, len(classes), "model", len(y))
+    pred = np.asarray(classes)[matrix.argmax(axis=1)]
+    return {name: _metric(name, y, pred, matrix, classes) for name in metrics}
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+    return "—" if math.isnan(number) else f"{number:.{digits}f}"
+
+
+# --- plots ------------------------------------------------------------------------------------
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def _svg(fig: Figure, key: str) -> str:
+    """The figure as an inline `<svg>` element, with ids made unique in the page.
+
+    Several SVGs share one HTML document, so matplotlib's ids (`figure_1`, clip paths, markers) are
+    prefixed per plot: `url(#...)` and `href="#..."` references then still find their own target.
+    """
+    import matplotlib
+
+    buffer = io.StringIO()
+    rc = {"svg.fonttype": "none", "svg.hashsalt": "retrain-report", "svg.image_inline": True}
+    with matplotlib.rc_context(rc):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "_", key) + "-"
+    text = _ID.sub(lambda m: f'id="{prefix}{m.group(1)}"', text)
+    text = text.replace("url(#", f"url(#{prefix}").replace('href="#', f'href="#{prefix}')
+    return text.replace("<svg ", f'<svg role="img" aria-label="{html.escape(key)}" ', 1)
+
+
+def _figure(svg: str, caption: str, css: str = "") -> str:
+    css_attr = f' class="{css}"' if css else ""
+    return f"<figure{css_attr}>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _curve_inputs(y: np.ndarray, proba: np.ndarray, classes: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Binary: the positive class. Multiclass: micro-averaged one-vs-rest (every class's column stacked)."""
+    from sklearn.preprocessing import label_binarize
+
+    if len(classes) == 2:
+        return (y == classes[1]).astype(int), proba[:, 1]
+    return label_binarize(y, classes=classes).ravel(), proba.ravel()
+
+
+def _curve_plots(y: np.ndarray, models: dict[str, np.ndarray], classes: list[Any]) -> list[str]:
+    from sklearn import metrics as skm
+
+    colours = {"challenger": CHALLENGER_COLOUR, "champion": CHAMPION_COLOUR}
+    roc = _new_figure(5.2, 4.4)
+    ax_roc = roc.add_subplot()
+    ax_roc.plot([0, 1], [0, 1], linestyle=":", color="#999999", linewidth=1, label="chance")
+    pr = _new_figure(5.2, 4.4)
+    ax_pr = pr.add_subplot()
+    for name, proba in models.items():
+        truth, score = _curve_inputs(y, proba, classes)
+        fpr, tpr, _ = skm.roc_curve(truth, score, drop_intermediate=True)
+        auc = skm.auc(fpr, tpr)
+        ax_roc.plot(fpr, tpr, color=colours[name], linewidth=2, label=f"{name} (AUC {auc:.3f})")
+        precision, recall, _ = skm.precision_recall_curve(truth, score, drop_intermediate=True)
+        ap = skm.average_precision_score(truth, score)
+        ax_pr.step(recall, precision, where="post", color=colours[name], linewidth=2, label=f"{name} (AP {ap:.3f})")
+    base = float(np.mean(_curve_inputs(y, next(iter(models.values())), classes)[0]))
+    ax_pr.axhline(base, linestyle=":", color="#999999", linewidth=1, label=f"chance ({base:.2f})")
+    ax_roc.set(
+        xlabel="false positive rate", ylabel="true positive rate", title="ROC curve", xlim=(0, 1), ylim=(0, 1.01)
+    )
+    ax_pr.set(xlabel="recall", ylabel="precision", title="Precision-recall curve", xlim=(0, 1), ylim=(0, 1.01))
+    for ax in (ax_roc, ax_pr):
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right" if ax is ax_roc else "lower left", fontsize=9)
+        ax.set_aspect("equal")
+    return [
+        _figure(_svg(roc, "roc-curve"), "ROC: both models on the same holdout"),
+        _figure(_svg(pr, "pr-curve"), "Precision-recall: both models on the same holdout"),
+    ]
+
+
+def _confusion_plot(y: np.ndarray, proba: np.ndarray, classes: list[Any], who: str) -> str:
+    from sklearn.metrics import confusion_matrix
+
+    labels = np.asarray(classes)
+    matrix = confusion_matrix(y, labels[proba.argmax(axis=1)], labels=labels)
+    n = len(classes)
+    size = min(3.2 + 0.35 * n, 9)
+    fig = _new_figure(size + 0.6, size)
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix, cmap="Blues" if who == "challenger" else "Oranges", vmin=0)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    names = [str(c) for c in classes]
+    ax.set_xticks(range(n), labels=names, rotation=45 if n > 6 else 0)
+    ax.set_yticks(range(n), labels=names)
+    ax.set(xlabel="predicted", ylabel="true", title=f"{who}: confusion matrix")
+    if n <= 12:
+        totals = matrix.sum(axis=1, keepdims=True)
+        shares = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
+        threshold = 0.6 * matrix.max() if matrix.size else 0  # white text only on the dark cells
+        for i in range(n):
+            for j in range(n):
+                colour = "white" if matrix[i, j] > threshold else "#1d2330"
+                ax.text(j, i, f"{matrix[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center", color=colour, fontsize=9)
+    return _figure(_svg(fig, f"confusion-{who}"), f"{who} (rows: true class, share of the row)", "small")
+
+
+def _histogram_plot(feature: str, reference: np.ndarray, current: np.ndarray, stats: Any) -> str:
+    # The x range covers the central 99% of each side (so a shifted day is not cut off by the larger
+    # reference), and a few far outliers do not squeeze both histograms into a couple of bins.
+    ref_low, ref_high = np.quantile(reference, [0.005, 0.995])
+    cur_low, cur_high = np.quantile(current, [0.005, 0.995])
+    low, high = float(min(ref_low, cur_low)), float(max(ref_high, cur_high))
+    if not high > low:
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, HIST_BINS + 1)
+    fig = _new_figure(5.2, 3.2)
+    ax = fig.add_subplot()
+    ax.hist(
+        reference,
+        bins=edges,
+        density=True,
+        histtype="stepfilled",
+        alpha=0.45,
+        color=REFERENCE_COLOUR,
+        label=f"reference ({len(reference):,} rows)",
+    )
+    ax.hist(
+        current,
+        bins=edges,
+        density=True,
+        histtype="step",
+        linewidth=2,
+        color=CURRENT_COLOUR,
+        label=f"current ({len(current):,} rows)",
+    )
+    ax.set(
+        xlabel=feature,
+        ylabel="density",
+        title=f"{feature}: PSI {_fmt(stats.psi, 3)}, KS {_fmt(stats.ks, 3)}, shift {stats.mean_shift:+.2f} sd",
+    )
+    # Room above the bars for the legend: a fixed place ("best" costs a search over every artist).
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
+    ax.legend(loc="upper left", ncols=2, fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    return _figure(_svg(fig, f"drift-{feature}"), f"{feature}: reference window vs current day (central 99% of each)")
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+
+def _decision_section(decision: Mapping[str, Any], metric: str) -> str:
+    deploy = bool(decision.get("deploy", decision.get("decision") == "deploy"))
+    word = str(decision.get("decision") or ("deploy" if deploy else "skip"))
+    css = "deploy" if deploy else "skip"
+    reasons = "".join(f"<li>{html.escape(str(r))}</li>" for r in decision.get("reasons") or [])
+    rows = [
+        ("metric", html.escape(str(decision.get("metric") or metric))),
+        ("challenger score", _fmt(decision.get("challenger_score"))),
+        ("champion score (same holdout)", _fmt(decision.get("champion_score"))),
+        ("threshold", _fmt(decision.get("threshold"))),
+        ("required improvement", _fmt(decision.get("min_improvement"))),
+    ]
+    body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
+    return (
+        '<section id="decision"><h2>Gate decision: '
+        f'<span class="badge {css}">{html.escape(word.upper())}</span></h2>'
+        f'<table class="decision"><tbody>{body}</tbody></table>'
+        f'<h3>Reasons</h3><ul class="reasons">{reasons or "<li>no reasons recorded</li>"}</ul></section>'
+    )
+
+
+def _metrics_section(challenger: dict[str, float], champion: dict[str, float] | None, gate_metric: str) -> str:
+    head = "<tr><th>metric</th><th>challenger</th><th>champion</th><th>difference</th></tr>"
+    rows = []
+    for name, value in challenger.items():
+        other = champion.get(name) if champion else None
+        diff = None if other is None or math.isnan(other) or math.isnan(value) else value - other
+        css = ' class="gate"' if name == gate_metric else ""
+        rows.append(
+            f"<tr{css}><td>{html.escape(name)}{' (gate)' if name == gate_metric else ''}</td>"
+            f"<td>{_fmt(value)}</td><td>{_fmt(other)}</td>"
+            f"<td>{'—' if diff is None else f'{diff:+.4f}'}</td></tr>"
+        )
+    note = "" if champion is not None else '<p class="note">No champion yet: only the challenger is scored.</p>'
+    return (
+        '<section id="metrics"><h2>Challenger vs champion on the same holdout</h2>'
+        f'<table class="metrics"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>{note}</section>'
+    )
+
+
+def _drift_section(
+    drift: DayDrift | None, reference: pd.DataFrame | None, current: pd.DataFrame | None
+) -> tuple[str, int]:
+    if drift is None:
+        return (
+            '<section id="drift"><h2>Drift</h2><p class="note">No drift assessment for this retrain.</p></section>',
+            0,
+        )
+    word, css = ("DRIFTED", "drifted") if drift.drifted else ("STABLE", "stable")
+    thresholds = []
+    if not math.isnan(drift.psi_threshold):
+        thresholds.append(f"PSI ≥ {drift.psi_threshold:g}")
+    if not math.isnan(drift.ks_threshold):
+        thresholds.append(f"KS ≥ {drift.ks_threshold:g}")
+    rule = f" A feature drifts when {' or '.join(thresholds)}." if thresholds else ""
+    day_rule = "" if math.isnan(drift.min_share) else f" (the day drifts from a share of {drift.min_share:.2f})"
+    summary = (
+        f"<p>{len(drift.drifted_features)} of {len(drift.features)} features drifted on {html.escape(drift.ds)}: "
+        f"share {drift.share:.2f}{day_rule}.{rule} "
+        f"Reference: {drift.reference_rows:,} rows; current: {drift.current_rows:,} rows.</p>"
+    )
+    head = (
+        "<tr><th>feature</th><th>PSI</th><th>KS statistic</th><th>Wasserstein (sd)</th>"
+        "<th>mean shift (sd)</th><th>drifted</th></tr>"
+    )
+    rows = []
+    for f in drift.features:
+        psi_css = ' class="over"' if not math.isnan(f.psi) and f.psi >= drift.psi_threshold else ""
+        ks_css = ' class="over"' if not math.isnan(f.ks) and f.ks >= drift.ks_threshold else ""
+        shift = "—" if math.isnan(f.mean_shift) else f"{f.mean_shift:+.3f}"
+        row_css = ' class="drifted"' if f.drifted else ""
+        rows.append(
+            f"<tr{row_css}><td>{html.escape(f.feature)}</td>"
+            f"<td{psi_css}>{_fmt(f.psi)}</td><td{ks_css}>{_fmt(f.ks)}</td><td>{_fmt(f.wasserstein)}</td>"
+            f"<td>{shift}</td><td>{'yes' if f.drifted else 'no'}</td></tr>"
+        )
+    table = f'<table class="drift"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
+    drifted = sorted((f for f in drift.features if f.drifted), key=lambda f: -(0 if math.isnan(f.psi) else f.psi))
+    plots: list[str] = []
+    notes: list[str] = []
+    if drifted and (reference is None or current is None):
+        notes.append("The reference and current data were not given: no histograms.")
+    elif drifted:
+        for stats in drifted[:MAX_DRIFT_PLOTS]:
+            if stats.feature not in reference.columns or stats.feature not in current.columns:
+                notes.append(f"{html.escape(stats.feature)} is missing from the data given: no histogram.")
+                continue
+            ref = _finite(reference[stats.feature])
+            cur = _finite(current[stats.feature])
+            if ref.size == 0 or cur.size == 0:
+                notes.append(f"{html.escape(stats.feature)} has no finite values: no histogram.")
+                continue
+            plots.append(_histogram_plot(stats.feature, ref, cur, stats))
+        if len(drifted) > MAX_DRIFT_PLOTS:
+            notes.append(f"Histograms of the {MAX_DRIFT_PLOTS} drifted features with the largest PSI are shown.")
+    notes_html = "".join(f'<p class="note">{n}</p>' for n in notes)
+    plots_html = f'<div class="plots">{"".join(plots)}</div>' if plots else ""
+    section = (
+        f'<section id="drift"><h2>Drift: <span class="badge {css}">{word}</span></h2>'
+        f"{summary}{table}{notes_html}{plots_html}</section>"
+    )
+    return section, len(plots)
+
+
+def _finite(series: Any) -> np.ndarray:
+    values = np.asarray(series, dtype=np.float64)
+    return values[np.isfinite(values)]
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def build_report(
+    *,
+    title: str,
+    ds: str,
+    metric: str,
+    y_true: Any,
+    challenger_proba: Any,
+    champion_proba: Any | None,
+    classes: Sequence[Any],
+    decision: Mapping[str, Any],
+    drift: DayDrift | Mapping[str, Any] | None = None,
+    reference: pd.DataFrame | None = None,
+    current: pd.DataFrame | None = None,
+) -> str:
+    """The report as one self-contained HTML document.
+
+    Args:
+        title: The heading, e.g. "retrain-model: retrain of 2025-12-22".
+        ds: The retrain's logical date.
+        metric: The gate's metric (highlighted in the table).
+        y_true: The holdout's labels.
+        challenger_proba: The challenger's `predict_proba` on the holdout, (rows, classes); for binary
+            problems a 1-D array of the positive class's probability is accepted too.
+        champion_proba: The champion's, on the same holdout, or None when there is no champion.
+        classes: The class labels in the probability columns' order (the model's `classes_`).
+        decision: `GateDecision.to_dict()`.
+        drift: The day's drift (`DayDrift` or its `to_dict()`), or None.
+        reference, current: The drift's reference window and current features, for the histograms of
+            the drifted features; without them the drift table is shown alone.
+
+    Returns:
+        The HTML text (UTF-8), with CSS inline and every plot as inline SVG.
+
+    Raises:
+        ValueError: When the probabilities do not match `y_true` and `classes`.
+    """
+    classes = list(classes)
+    if len(classes) < 2:
+        raise ValueError(f"a report needs at least two classes, got {classes}")
+    y = np.asarray(y_true)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"y_true must be a non-empty 1-D array of labels, got shape {y.shape}")
+    models = {"challenger": _proba_matrix(challenger_proba, len(classes), "challenger", y.size)}
+    if champion_proba is not None:
+        models["champion"] = _proba_matrix(champion_proba, len(classes), "champion", y.size)
+    day = DayDrift.from_dict(drift) if isinstance(drift, Mapping) else drift
+
+    names = list(REPORT_METRICS) + ([metric] if metric not in REPORT_METRICS else [])
+    scores = {who: metric_table(y, proba, classes, names) for who, proba in models.items()}
+
+    if len(np.unique(y)) < 2:
+        curves = [
+            '<p class="note">The holdout holds a single class: ROC and precision-recall curves are undefined.</p>'
+        ]
+    else:
+        curves = _curve_plots(y, models, classes)
+        if len(classes) > 2:
+            curves.insert(0, f'<p class="note">{len(classes)} classes: curves are micro-averaged one-vs-rest.</p>')
+    confusion = [_confusion_plot(y, proba, classes, who) for who, proba in models.items()]
+    drift_html, _ = _drift_section(day, reference, current)
+
+    champion_note = "" if "champion" in models else " · no champion yet"
+    subtitle = (
+        f"logical date {html.escape(ds)} · gate metric {html.escape(metric)} · holdout of {y.size:,} rows"
+        f" · classes {html.escape(', '.join(str(c) for c in classes))}{champion_note}"
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<header><h1>{html.escape(title)}</h1><p>{subtitle}</p></header><main>",
+        '<div class="row">',
+        _decision_section(decision, metric),
+        _metrics_section(scores["challenger"], scores.get("champion"), metric),
+        "</div>",
+        '<section id="curves"><h2>ROC and precision-recall curves</h2>'
+        f'<div class="plots">{"".join(curves)}</div></section>',
+        f'<section id="confusion"><h2>Confusion matrices</h2><div class="plots">{"".join(confusion)}</div></section>',
+        drift_html,
+        "</main></body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def write_report(path: Path | str, html_text: str) -> Path:
+    """Write the report atomically (`reports/{ds}/report.html`): a reader never sees half a file."""
+    from retrain.io import write_text
+
+    return write_text(Path(path), html_text)

@@ -1,0 +1,221 @@
+"""The retrain report: one offline HTML file with the metric table, the plots, the decision and the drift."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from retrain.drift import assess_day
+from retrain.gate import decide
+from retrain.report import REPORT_METRICS, build_report, metric_table, write_report
+
+THRESHOLDS = SimpleNamespace(drift_psi_threshold=0.2, drift_ks_threshold=0.1, drift_min_share=0.2)
+SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+NETWORK_LOAD = re.compile(r"""\b(?:src|href|srcset|action|data)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+
+
+def _holdout(rows: int = 800, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, and the probabilities of a good challenger and a weaker champion (binary, classes 0/1)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=rows)
+    good = 1 / (1 + np.exp(-(2.0 * (y - 0.5) * 2 + rng.normal(size=rows))))
+    weak = 1 / (1 + np.exp(-(0.6 * (y - 0.5) * 2 + rng.normal(size=rows))))
+    return y, np.column_stack([1 - good, good]), np.column_stack([1 - weak, weak])
+
+
+def _drift(shifted: tuple[str, ...] = ("f01", "f03")) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(1)
+    columns = [f"f{i:02d}" for i in range(6)]
+    reference = pd.DataFrame(rng.normal(size=(5_000, 6)), columns=columns)
+    current = pd.DataFrame(rng.normal(size=(1_000, 6)), columns=columns)
+    for name in shifted:
+        current[name] += 1.0
+    return reference, current
+
+
+def _report(**overrides: Any) -> str:
+    y, challenger, champion = _holdout()
+    reference, current = _drift()
+    decision = decide(0.93, 0.71, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    arguments = {
+        "title": "retrain-model: retrain of 2025-12-22",
+        "ds": "2025-12-22",
+        "metric": "roc_auc",
+        "y_true": y,
+        "challenger_proba": challenger,
+        "champion_proba": champion,
+        "classes": [0, 1],
+        "decision": decision.to_dict(),
+        "drift": assess_day("2025-12-22", reference, current, THRESHOLDS),
+        "reference": reference,
+        "current": current,
+    }
+    arguments.update(overrides)
+    return build_report(**arguments)
+
+
+@pytest.fixture(scope="module")
+def report() -> str:
+    return _report()
+
+
+def test_the_metric_table_compares_both_models(report: str) -> None:
+    table = re.search(r'<table class="metrics">.*?</table>', report, re.DOTALL)
+    assert table is not None
+    for name in REPORT_METRICS:
+        assert f"<td>{name}" in table.group(0)
+    y, challenger, champion = _holdout()
+    ours, theirs = metric_table(y, challenger, [0, 1]), metric_table(y, champion, [0, 1])
+    assert ours["roc_auc"] > theirs["roc_auc"]
+    assert f"{ours['roc_auc']:.4f}" in table.group(0)
+    assert f"{theirs['roc_auc']:.4f}" in table.group(0)
+    assert f"{ours['roc_auc'] - theirs['roc_auc']:+.4f}" in table.group(0)
+    assert 'class="gate"' in table.group(0)  # the gate's metric is highlighted
+
+
+def test_plots_are_inline_svg_one_per_drifted_feature(report: str) -> None:
+    svgs = SVG.findall(report)
+    # ROC, precision-recall, two confusion matrices, and one histogram per drifted feature (f01, f03)
+    assert len(svgs) == 4 + 2
+    labels = [re.search(r'aria-label="([^"]+)"', s).group(1) for s in svgs]
+    assert labels == ["roc-curve", "pr-curve", "confusion-challenger", "confusion-champion", *labels[4:]]
+    assert sorted(labels[4:]) == ["drift-f01", "drift-f03"]
+    for svg in svgs:
+        ET.fromstring(svg)  # each plot is well-formed XML after the id rewriting
+
+
+def test_ids_are_unique_across_the_page(report: str) -> None:
+    ids = re.findall(r'\bid="([^"]+)"', report)
+    duplicates = [name for name, count in Counter(ids).items() if count > 1]
+    assert duplicates == []
+    # every internal reference points at an id of the page
+    refs = set(re.findall(r'href="#([^"]+)"', report)) | set(re.findall(r"url\(#([^)]+)\)", report))
+    assert refs <= set(ids)
+
+
+def test_the_decision_and_its_reasons_are_shown(report: str) -> None:
+    decision = decide(0.93, 0.71, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    assert 'class="badge deploy">DEPLOY<' in report
+    for reason in decision.reasons:
+        assert f"<li>{reason}</li>" in report
+
+
+def test_the_drift_table_lists_every_feature_and_highlights_the_drifted(report: str) -> None:
+    table = re.search(r'<table class="drift">.*?</table>', report, re.DOTALL).group(0)
+    rows = re.findall(r"<tr( class=\"drifted\")?><td>(f\d\d)</td>", table)
+    assert [name for _, name in rows] == [f"f{i:02d}" for i in range(6)]
+    assert sorted(name for css, name in rows if css) == ["f01", "f03"]
+    assert 'class="badge drifted">DRIFTED<' in report
+
+
+def test_nothing_is_loaded_from_the_network(report: str) -> None:
+    assert NETWORK_LOAD.search(report) is None
+    assert "<script" not in report
+    assert "<link" not in report
+    assert "@import" not in report
+    assert re.search(r"url\(\s*['\"]?https?:", report) is None
+    assert "Content-Security-Policy" in report
+
+
+def test_without_a_champion() -> None:
+    decision = decide(0.93, None, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    html = _report(champion_proba=None, decision=decision.to_dict())
+    assert len(SVG.findall(html)) == 3 + 2  # ROC, PR, one confusion matrix, two histograms
+    assert "No champion yet" in html
+    assert "<li>no champion yet</li>" in html
+    assert "confusion-champion" not in html
+
+
+def test_drift_given_as_a_dict_or_not_at_all(report: str) -> None:
+    reference, current = _drift()
+    day = assess_day("2025-12-22", reference, current, THRESHOLDS)
+    assert _report(drift=day.to_dict()) == report  # as read back from the ledger or an XCom
+    without = _report(drift=None, reference=None, current=None)
+    assert "No drift assessment" in without
+    assert len(SVG.findall(without)) == 4
+    no_data = _report(reference=None, current=None)
+    assert "no histograms" in no_data
+    assert len(SVG.findall(no_data)) == 4
+
+
+def test_the_report_is_deterministic(report: str) -> None:
+    assert _report() == report
+
+
+def test_binary_probability_of_the_positive_class_is_enough(report: str) -> None:
+    y, challenger, champion = _holdout()
+    assert _report(challenger_proba=challenger[:, 1], champion_proba=champion[:, 1]) == report
+
+
+def test_multiclass_does_not_crash() -> None:
+    rng = np.random.default_rng(2)
+    y = np.array(["cat", "dog", "eel"])[rng.integers(0, 3, size=600)]
+    logits = rng.normal(size=(600, 3)) + 2.0 * (y[:, None] == np.array(["cat", "dog", "eel"]))
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    decision = decide(0.9, None, threshold=0.8, min_improvement=0.0, metric="f1")
+    html = _report(
+        y_true=y,
+        challenger_proba=proba,
+        champion_proba=proba[:, ::-1],
+        classes=["cat", "dog", "eel"],
+        metric="f1",
+        decision=decision.to_dict(),
+        drift=None,
+    )
+    assert "micro-averaged one-vs-rest" in html
+    assert len(SVG.findall(html)) == 4
+    assert "f1 (gate)" in html
+
+
+def test_a_single_class_holdout_skips_the_curves() -> None:
+    y, challenger, champion = _holdout()
+    html = _report(y_true=np.ones_like(y))
+    assert "curves are undefined" in html
+    assert len(SVG.findall(html)) == 2 + 2  # the confusion matrices and the histograms
+    assert "roc_auc (gate)</td><td>—</td>" in html
+
+
+def test_a_metric_outside_the_table_is_added() -> None:
+    html = _report(metric="balanced_accuracy")
+    assert "balanced_accuracy (gate)" in html
+
+
+def test_mismatched_probabilities_are_refused() -> None:
+    y, challenger, _ = _holdout()
+    with pytest.raises(ValueError, match="rows but y_true has"):
+        _report(challenger_proba=challenger[:10])
+    with pytest.raises(ValueError, match="expected"):
+        _report(challenger_proba=np.column_stack([challenger, challenger]))
+    with pytest.raises(ValueError, match="two classes"):
+        _report(classes=[1])
+
+
+def test_metrics_match_retrain_evaluate() -> None:
+    # the report's numbers must be the gate's numbers
+    from sklearn.linear_model import LogisticRegression
+
+    from retrain import evaluate
+
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame(rng.normal(size=(500, 4)), columns=list("abcd"))
+    y = (X["a"] + rng.normal(size=500) > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    expected = evaluate.all_metrics(model, X, y)
+    ours = metric_table(y, model.predict_proba(X), model.classes_)
+    assert ours == pytest.approx({name: expected[name] for name in REPORT_METRICS})
+
+
+def test_write_report_is_atomic(tmp_path: Path, report: str) -> None:
+    path = tmp_path / "reports" / "2025-12-22" / "report.html"
+    assert write_report(path, report) == path
+    assert path.read_text(encoding="utf-8") == report
+    write_report(path, report)  # a rerun replaces the file, leaving no temporary file behind
+    assert [p.name for p in path.parent.iterdir()] == ["report.html"]
