@@ -43,6 +43,12 @@ test-integration: install ## real Airflow runs
 bench: install ## benchmarks: print tables of rows/s, memory and ratios
 	$(BIN)/python bench/bench_score.py
 
+up: install ## the Airflow UI (:8080) and MLflow UI (:5000) on this project, login required; Ctrl-C stops everything
+	$(BIN)/retrain up
+
+test-services: install ## the production topology as local processes: CeleryExecutor on PostgreSQL + Redis, 2 workers, MLflow server
+	$(BIN)/pytest tests/services
+
 lint: install ## ruff
 	$(BIN)/ruff check src tests dags bench
 

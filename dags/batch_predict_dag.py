@@ -17,6 +17,7 @@ from airflow.sdk import chain, dag, task
 from retrain.airflow import defaults
 from retrain.airflow import predict_tasks as t
 from retrain.airflow.assets import PREDICTIONS
+from retrain.airflow.isolation import isolated
 
 
 @dag(dag_id="batch_predict", schedule="@daily", doc_md=__doc__, **defaults.dag_kwargs(tags=["scoring"]))
@@ -24,7 +25,7 @@ def batch_predict() -> None:
     wait_for_data = task.sensor(task_id="wait_for_data", **defaults.sensor_kwargs())(t.data_has_landed)()
     model = task(task_id="resolve_model")(t.resolve_model)()
     batches = task(task_id="list_batches")(t.list_batches)(model)
-    scored = task(task_id="predict_batch")(t.predict_batch).expand(batch=batches)
+    scored = isolated("score", t.predict_batch, task_id="predict_batch").expand(batch=batches)
     task(task_id="merge_predictions", outlets=[PREDICTIONS])(t.merge_predictions)(scored)
     chain(wait_for_data, model)
 

@@ -17,6 +17,7 @@ from airflow.sdk import chain, dag, task
 
 from retrain.airflow import defaults
 from retrain.airflow import retrain_tasks as t
+from retrain.airflow.isolation import isolated
 
 
 @dag(dag_id="retrain", schedule="@weekly", max_active_runs=1, doc_md=__doc__, **defaults.dag_kwargs(tags=["training"]))
@@ -25,7 +26,7 @@ def retrain() -> None:
     prepared = task(task_id="prepare_data")(t.prepare_data)()
     validated = task(task_id="validate_data")(t.validate_data)(prepared)
     split = task(task_id="split_data")(t.split_data)(validated)
-    trained = task(task_id="train_model")(t.train_model)(split)
+    trained = isolated("train", t.train_model, task_id="train_model")(split)
     evaluated = task(task_id="evaluate_model")(t.evaluate_model)(trained)
     decide_deploy = task.branch(task_id="decide_deploy")(t.decide_deploy)(evaluated)
     deployed = task(task_id="deploy_model")(t.deploy_model)()

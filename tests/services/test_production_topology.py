@@ -1,0 +1,103 @@
+"""The production topology, for real: Airflow's CeleryExecutor on PostgreSQL and Redis with two workers,
+and an MLflow tracking server on a PostgreSQL backend store, driven through Airflow's REST API (v2).
+
+generate_data for a week → retrain (the first champion) → batch_predict (mapped over both workers);
+then the champion is read back through the MLflow server.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from datetime import date, timedelta
+
+import pytest
+
+from retrain.topology import LocalTopology
+from tests.services.airflow_api import AirflowApi
+from tests.services.conftest import dump_logs
+
+pytestmark = pytest.mark.services
+
+DAYS = [(date(2025, 12, 1) + timedelta(days=i)).isoformat() for i in range(7)]
+MODEL = "retrain-model"
+
+
+@pytest.fixture(scope="module")
+def api(topology: LocalTopology):  # type: ignore[no-untyped-def]
+    client = AirflowApi(topology.airflow_url, topology.admin_user, topology.password)
+    yield client
+    client.close()
+
+
+def _check(states: dict[str, str], topology: LocalTopology) -> None:
+    assert set(states.values()) == {"success"}, f"{states}\n{dump_logs(topology)}"
+
+
+def test_the_pipeline_runs_on_celery_workers_and_serves_the_champion_from_mlflow(
+    topology: LocalTopology, api: AirflowApi
+) -> None:
+    started = time.monotonic()
+    # given: the project's DAGs parsed by the dag-processor, unpaused through the API
+    api.wait_for_dags({"generate_data", "retrain", "batch_predict"}, timeout=90)
+    for dag_id in ("generate_data", "retrain", "batch_predict"):
+        api.unpause(dag_id)
+
+    # when: a week of data lands, one run per day
+    generate_runs = [api.trigger("generate_data", ds) for ds in DAYS]
+    _check(api.wait_for_runs("generate_data", generate_runs, timeout=150), topology)
+
+    # and: the retrain of the last day runs
+    retrain_run = api.trigger("retrain", DAYS[-1], {"trigger": "manual"})
+    _check(api.wait_for_runs("retrain", [retrain_run], timeout=240), topology)
+    retrain_states = {ti["task_id"]: ti["state"] for ti in api.task_instances("retrain", retrain_run)}
+    assert retrain_states["deploy_model"] == "success", retrain_states
+    assert retrain_states["skip_deploy"] == "skipped", retrain_states
+
+    # and: the champion scores the last day, one mapped task per batch of 50 rows
+    predict_run = api.trigger("batch_predict", DAYS[-1])
+    _check(api.wait_for_runs("batch_predict", [predict_run], timeout=180), topology)
+
+    # then: every task ran on a Celery worker (EmptyOperators never leave the scheduler), and the mapped
+    # batches ran on both of them
+    workers = {topology.worker_name(i) for i in range(topology.workers)}
+    instances = [
+        ti
+        for dag_id, run_ids in (
+            ("generate_data", generate_runs),
+            ("retrain", [retrain_run]),
+            ("batch_predict", [predict_run]),
+        )
+        for run_id in run_ids
+        for ti in api.task_instances(dag_id, run_id)
+        if ti["state"] == "success" and ti["operator"] != "EmptyOperator"
+    ]
+    assert {ti["hostname"] for ti in instances} <= workers, {ti["hostname"] for ti in instances}
+    batches = [ti for ti in instances if ti["task_id"] == "predict_batch"]
+    assert len(batches) == 8, [ti["map_index"] for ti in batches]
+    assert {ti["hostname"] for ti in batches} == workers, [(ti["map_index"], ti["hostname"]) for ti in batches]
+
+    # and: the champion is served by the MLflow server (its registry lives in PostgreSQL, not a local file)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=topology.mlflow_url, registry_uri=topology.mlflow_url)
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    assert champion.version == "1"
+    assert champion.tags["ds"] == DAYS[-1]
+    assert not (topology.retrain_home / "mlflow.db").exists(), "a task fell back to the local SQLite store"
+    from retrain.registry import Registry
+
+    registry = Registry(topology.mlflow_url, MODEL, topology.retrain_home / "mlartifacts")
+    model = registry.load_model(f"models:/{MODEL}@champion")
+
+    # and: the day's predictions are that model's, row for row
+    import pandas as pd
+
+    data_dir = topology.retrain_home / "data"
+    features = pd.read_csv(data_dir / "raw" / DAYS[-1] / "data.csv")
+    with open(data_dir / "predictions" / DAYS[-1] / "predictions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["row"]) for r in rows] == list(range(len(features)))
+    assert {r["model_version"] for r in rows} == {"1"}
+    assert [int(r["prediction"]) for r in rows] == [int(p) for p in model.predict(features)]
+    print(f"services pipeline: {time.monotonic() - started:.0f}s after the topology started")
