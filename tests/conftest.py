@@ -21,6 +21,17 @@ os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 REPO = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO / "dags"
 
+
+def _write_airflow_cfg() -> None:
+    """Written before anything can import Airflow: on import, Airflow would write its own default
+    airflow.cfg (dags_folder = $AIRFLOW_HOME/dags) and every dag.test() would then look there."""
+    from retrain.airflow.home import airflow_cfg
+
+    (_AIRFLOW_HOME / "airflow.cfg").write_text(airflow_cfg(_AIRFLOW_HOME, DAGS_FOLDER), encoding="utf-8")
+
+
+_write_airflow_cfg()
+
 _OWN_ENV_PREFIXES = ("RETRAIN_", "TG_", "MLFLOW_")
 _OWN_ENV_NAMES = ("METRIC_THRESHOLD", "MODEL_VERSION")
 
@@ -48,10 +59,5 @@ def settings(retrain_env: dict[str, str]) -> Settings:
 
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
-    """The session's Airflow home with this project's airflow.cfg and a migrated SQLite database."""
-    from retrain.airflow.home import airflow_cfg
-
-    cfg = _AIRFLOW_HOME / "airflow.cfg"
-    if not cfg.exists():
-        cfg.write_text(airflow_cfg(_AIRFLOW_HOME, DAGS_FOLDER), encoding="utf-8")
+    """The session's Airflow home: this project's airflow.cfg (written at import, above) and SQLite DB."""
     return _AIRFLOW_HOME

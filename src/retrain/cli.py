@@ -213,6 +213,8 @@ def predict(
     for path, what in ((input_path, "--input"), (output_path, "--output")):
         if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
             raise typer.BadParameter(f"{path} must end in .csv or .parquet", param_hint=what)
+    from pyarrow import ArrowInvalid
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from retrain.registry import RegistryError
@@ -252,13 +254,28 @@ def predict(
                 progress=advance,
                 backend=backend,
             )
-        except ScoringInputError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+        except (ScoringInputError, ArrowInvalid, UnicodeDecodeError) as exc:
+            message = str(exc)
+            if input_path.suffix.lower() == ".csv":  # name the file, the column and the first bad row
+                from retrain.data.validate import explain_unscorable
+                from retrain.score import feature_columns
+
+                message = str(explain_unscorable(input_path, feature_columns(estimator), exc))
+            err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
     console.print(
         f"{stats.rows:,} rows scored by {model} into {output_path} in {stats.seconds:.2f} s "
         f"({stats.rows_per_s:,.0f} rows/s, peak RSS {stats.peak_rss_mb:.0f} MB, backend {stats.backend})"
     )
+
+
+@app.command()
+def up() -> None:
+    """The Airflow UI and the MLflow UI on this project (login required), in the foreground; Ctrl-C stops all."""
+    settings = _settings()
+    from retrain.up import main
+
+    raise typer.Exit(main(settings))
 
 
 @app.command("settings")

@@ -499,6 +499,16 @@ class Registry:
             target = self.get(version)
             current = self.champion()
             if current is not None and current.version == version:
+                if "promoted_at" not in target.tags:
+                    # A move cut short after the alias (a crash): finish its tags and history now.
+                    previous = self.get(expected) if expected is not None and expected != version else None
+                    history = self._history()
+                    if previous is not None and (not history or history[-1] != previous.version):
+                        history.append(previous.version)
+                    if not history or history[-1] != version:
+                        history.append(version)
+                    self._move(version, previous, reason, history)
+                    return previous.version if previous else None
                 return target.tags.get("promoted_from") or None
             actual = current.version if current else None
             if actual != expected:

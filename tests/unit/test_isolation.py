@@ -82,31 +82,42 @@ def test_inprocess_is_a_plain_taskflow_task(settings, monkeypatch) -> None:  # t
     assert op.python_callable is record_interpreter
 
 
-def test_virtualenv_runs_the_task_in_the_other_interpreter(
-    settings,
-    airflow_home,
-    task_venv,
-    tmp_path,
-    monkeypatch,  # type: ignore[no-untyped-def]
-) -> None:
-    # given: training isolated in another interpreter, which can import this test module
-    monkeypatch.setenv("RETRAIN_ISOLATION_TRAIN", "virtualenv")
-    monkeypatch.setenv("RETRAIN_TASK_PYTHON", str(task_venv))
-    monkeypatch.setenv("PYTHONPATH", IMPORTABLE)
+def run_virtualenv_dag(out: str) -> str:
+    """Build, register and run the probe DAG; called in a fresh process with its own AIRFLOW_HOME.
+
+    Registering a hand-built DAG in the session's shared metadata database would confuse the bundle
+    sync of every later `dag.test()` of the project's DAGs, so this runs in a process of its own.
+    """
     from retrain.airflow.isolation import isolated
     from retrain.airflow.runner import ensure_database
 
-    ensure_database(airflow_home)
-    out = tmp_path / "interpreter.json"
-    dag = _dag("iso_virtualenv", lambda: isolated("train", record_interpreter, task_id="probe")(str(out)))
+    ensure_database(Path(os.environ["AIRFLOW_HOME"]))
+    dag = _dag("iso_virtualenv", lambda: isolated("train", record_interpreter, task_id="probe")(out))
     assert type(dag.get_task("probe")).__name__ == "_PythonExternalDecoratedOperator"
-
-    # when: the DAG runs
     _register(dag)
     run = dag.test(logical_date=datetime.fromisoformat(f"{DS}T00:00:00+00:00"))
+    return str(getattr(run.state, "value", run.state))
+
+
+def test_virtualenv_runs_the_task_in_the_other_interpreter(settings, task_venv, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # given: training isolated in another interpreter, which can import this test module
+    airflow_home = tmp_path / "airflow"
+    airflow_home.mkdir()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(airflow_home),
+        "RETRAIN_ISOLATION_TRAIN": "virtualenv",
+        "RETRAIN_TASK_PYTHON": str(task_venv),
+        "PYTHONPATH": IMPORTABLE,
+    }
+    out = tmp_path / "interpreter.json"
+    code = f"import test_isolation as t; print('STATE', t.run_virtualenv_dag({str(out)!r}))"
+
+    # when: the DAG runs (in a process of its own: see run_virtualenv_dag)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
 
     # then: the task ran in the venv's interpreter, not this one, and got its context value
-    assert str(getattr(run.state, "value", run.state)) == "success"
+    assert "STATE success" in done.stdout, done.stdout[-2000:] + done.stderr[-3000:]
     info = json.loads(out.read_text())
     assert info["executable"] == str(task_venv)
     assert info["prefix"] == str(task_venv.parent.parent) != sys.prefix

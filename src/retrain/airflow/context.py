@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
 from retrain.layout import Layout
 from retrain.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from retrain.data.errors import DataValidationError
+
+log = logging.getLogger(__name__)
 
 TRIGGERS = ("schedule", "drift", "manual")
 
@@ -34,11 +41,28 @@ def trigger_of(dag_run: Any) -> str:
 
 
 @contextlib.contextmanager
-def fail_fast_on_bad_input() -> Iterator[None]:
-    """Bad data cannot be fixed by a retry: fail the task at once, with the validator's message."""
-    from retrain.data.validate import DataValidationError
+def fail_fast_on_bad_input(
+    quarantine: Callable[[DataValidationError], Path | None] | None = None,
+) -> Iterator[None]:
+    """Bad data cannot be fixed by a retry: fail the task at once, with the validator's message.
+
+    With `quarantine`, the bad day is first set aside (it returns the folder it used, or None when
+    there was nothing to set aside) and the message says where. A quarantine that itself fails is
+    logged and never hides the data error.
+    """
+    from retrain.data.errors import DataValidationError
 
     try:
         yield
     except DataValidationError as exc:
-        raise AirflowFailException(str(exc)) from exc
+        message = str(exc)
+        if quarantine is not None:
+            try:
+                folder = quarantine(exc)
+            except OSError as problem:
+                log.warning("could not quarantine the bad day: %s", problem)
+                folder = None
+            if folder is not None:
+                log.error("bad input: the day was quarantined to %s", folder)
+                message += f" (the day was quarantined to {folder})"
+        raise AirflowFailException(message) from exc

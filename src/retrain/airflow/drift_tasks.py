@@ -40,10 +40,13 @@ def detect_drift(ds: str) -> dict:
     decision = should_trigger(
         history, today, consecutive_days=settings.drift_consecutive_days, cooldown_days=settings.drift_cooldown_days
     )
-    ledger.append(
-        settings.ledger_path,
-        drift_entry(today, decision, reference_window=[start, end], champion_version=champion.version),
-    )
+    if ledger.find(settings.ledger_path, ds=ds, decision="drift", version=champion.version) is None:
+        ledger.append(
+            settings.ledger_path,
+            drift_entry(today, decision, reference_window=[start, end], champion_version=champion.version),
+        )
+    else:  # a rerun of a day already assessed against this champion: the ledger keeps one record of it
+        log.info("%s was already assessed against champion v%s: not recording it twice", ds, champion.version)
     top = sorted((f for f in today.features if f.drifted), key=lambda f: f.psi, reverse=True)[:5]
     log.info(
         "%s vs champion v%s window %s..%s: %d/%d features drifted (share %.2f); %s",

@@ -57,15 +57,59 @@ def resolve_model(ds: str) -> dict:
 
 def list_batches(model: dict, ds: str) -> list[dict]:
     """Split the day into row ranges of RETRAIN_BATCH_ROWS; each becomes one mapped `predict_batch`."""
-    from retrain.score import count_rows, plan_batches
+    from retrain.score import plan_batches
 
     settings, layout = settings_and_layout()
-    rows = count_rows(layout.raw_data(ds))
+    rows = check_day(layout, ds, model["model_uri"], settings)
     ranges = plan_batches(rows, settings.batch_rows)
     parts = _parts_dir(layout, ds)
     shutil.rmtree(parts, ignore_errors=True)  # leftovers of a killed run; the final file is untouched
     log.info("%d rows in %d batch(es) of up to %d rows", rows, len(ranges), settings.batch_rows)
     return [{"index": i, "start": start, "stop": stop, **model} for i, (start, stop) in enumerate(ranges)]
+
+
+def _load(registry: Any, uri: str) -> Any:
+    """Load the pinned model; a tampered or untrusted artifact fails at once (a retry loads the same bytes)."""
+    from retrain.registry import TamperedModelError, UntrustedModelError
+
+    try:
+        return registry.load_model(uri)
+    except (TamperedModelError, UntrustedModelError) as exc:
+        raise AirflowFailException(f"refusing to score with {uri}: {exc}") from exc
+
+
+def check_day(layout: Any, ds: str, model_uri: str, settings: Any) -> int:
+    """Stream the whole day once with the model's columns before any batch is scored; its row count.
+
+    A bad day (unreadable, a missing column, a non-numeric, missing or infinite value, no data rows)
+    fails here at once, before any mapped task starts: one failed task, one alert, no part files and no
+    predictions. It is moved to quarantine/{ds}/ with a reason.txt that names the file, the column and
+    the first bad row. Costs one streaming read of the day (pyarrow, bounded memory).
+    """
+    import pyarrow as pa
+
+    from retrain.data.errors import DataValidationError
+    from retrain.data.load import quarantine_day
+    from retrain.data.validate import explain_unscorable
+    from retrain.registry import Registry
+    from retrain.score import ScoringInputError, feature_columns
+    from retrain.scoring import readers
+
+    path = layout.raw_data(ds)
+    columns = feature_columns(_load(Registry.from_settings(settings), model_uri))
+    rows = 0
+    try:
+        for _, matrix in readers.matrices(
+            readers.open_features(path, columns), columns, settings.batch_rows, first_row=0, path=path
+        ):
+            rows += len(matrix)
+        if rows == 0:
+            raise DataValidationError.at(path, "the file has a header but no data rows", fix="land a day with data")
+    except (ScoringInputError, DataValidationError, pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        error = explain_unscorable(path, columns, exc)
+        folder = quarantine_day(layout, ds, str(error), [layout.raw_data(ds), layout.raw_target(ds)])
+        raise AirflowFailException(f"{error} (the day was quarantined to {folder})") from exc
+    return rows
 
 
 def predict_batch(batch: dict, ds: str) -> dict:
@@ -75,7 +119,7 @@ def predict_batch(batch: dict, ds: str) -> dict:
 
     settings, layout = settings_and_layout()
     started = time.perf_counter()
-    model = Registry.from_settings(settings).load_model(batch["model_uri"])
+    model = _load(Registry.from_settings(settings), batch["model_uri"])
     part = _parts_dir(layout, ds) / f"part-{batch['index']:05d}.csv"
     try:
         rows = score_range(

@@ -73,18 +73,36 @@ def prepare_data(ds: str, dag_run: Any = None) -> dict:
 
 def validate_data(ctx: dict) -> dict:
     """Validate every day of the window; the first bad file stops the run with its name, column and row."""
+    from retrain.data.prepare import shared_columns
     from retrain.data.validate import validate_day
 
     _, layout = settings_and_layout()
-    columns: list[str] | None = None
     rows = 0
-    with fail_fast_on_bad_input():
+    with fail_fast_on_bad_input(lambda exc: quarantine_raw_day(layout, exc)):
+        # Days may reorder columns or carry extras (generate_data accepts both): read the shared ones by name.
+        columns = shared_columns(layout, ctx["window"])
         for day in ctx["window"]:
             features, target = validate_day(layout.raw_data(day), layout.raw_target(day), columns)
-            columns = columns or list(features.columns)
             rows += len(features)
     log.info("validated %d rows × %d features over %d days", rows, len(columns or []), len(ctx["window"]))
     return {**ctx, "columns": columns, "rows": rows}
+
+
+def quarantine_raw_day(layout: Any, exc: Any) -> Path | None:
+    """Move the raw day holding the bad file (`exc.path`) to quarantine/{ds}/; None if it is no raw day's file."""
+    from retrain.data.load import quarantine_day
+
+    path = getattr(exc, "path", None)
+    if path is None:
+        return None
+    day = Path(path).parent.name
+    try:
+        folder = layout.raw(day)
+    except ValueError:
+        return None
+    if Path(path).parent != folder:
+        return None
+    return quarantine_day(layout, day, str(exc), [layout.raw_data(day), layout.raw_target(day)])
 
 
 def split_data(ctx: dict) -> dict:

@@ -13,6 +13,8 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from retrain.data import TARGET
+from retrain.data.errors import DataValidationError
 from retrain.data.validate import validate_day
 from retrain.io import atomic_path, write_text
 from retrain.layout import Layout, check_ds
@@ -40,10 +42,20 @@ def land_day(source: Path, layout: Layout, ds: str, expected_columns: list[str] 
 
     Raises:
         FileNotFoundError: the day's folder or one of its files is not in the source (yet).
-        DataValidationError: a file is present but unreadable or inconsistent; nothing was written.
+        DataValidationError: a file is present but unreadable or inconsistent, or the labels hold a
+            single class; nothing was written.
     """
     data_src, target_src = source_files(source, ds)
-    validate_day(data_src, target_src, expected_columns)
+    _, labels = validate_day(data_src, target_src, expected_columns)
+    classes = labels.unique()
+    if len(classes) < 2:
+        raise DataValidationError.at(
+            target_src,
+            f"every one of the {len(labels)} label(s) is {classes[0]}: a day with a single class is almost always a "
+            "broken label export, and a window of such days cannot train a classifier",
+            fix="check the export of the labels; land the day once it holds the real labels",
+            column=TARGET,
+        )
     landed = []
     for src, dest in ((data_src, layout.raw_data(ds)), (target_src, layout.raw_target(ds))):
         with atomic_path(dest) as tmp:
@@ -52,8 +64,11 @@ def land_day(source: Path, layout: Layout, ds: str, expected_columns: list[str] 
     return landed[0], landed[1]
 
 
-def quarantine_day(layout: Layout, ds: str, reason: str, files: list[Path]) -> Path:
+def quarantine_day(layout: Layout, ds: str, reason: str, files: list[Path], *, copy: bool = False) -> Path:
     """Move `files` into `quarantine/{ds}/` with a `reason.txt`; never delete or overwrite anything.
+
+    With `copy=True` the files are copied instead of moved: a user's own source files stay where
+    the user put them (retrain never deletes what it does not own).
 
     A day rejected again later (after a fix that still failed) goes to `quarantine/{ds}/attempt-N/`
     (N = 2, 3, ...), so every rejected version stays available for the post-mortem. The folder is
@@ -73,8 +88,11 @@ def quarantine_day(layout: Layout, ds: str, reason: str, files: list[Path]) -> P
         while dest.exists() or dest.name == "reason.txt":
             dest = target / f"{file.stem}-{n}{file.suffix}"
             n += 1
-        shutil.move(str(file), dest)
-        moved.append(f"{file} -> {dest.name}")
+        if copy:
+            shutil.copy2(file, dest)
+        else:
+            shutil.move(str(file), dest)
+        moved.append(f"{file} -> {dest.name}" + (" (copied)" if copy else ""))
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     listing = "\n".join(f"  {line}" for line in moved) or "  (none of the given files existed)"
     write_text(target / "reason.txt", f"day: {ds}\nquarantined at: {stamp}\nreason: {reason}\nfiles:\n{listing}\n")

@@ -155,3 +155,14 @@ def _tagged(frames: dict[str, tuple[pd.DataFrame, pd.Series]], day: str, columns
     out[TARGET] = np.asarray(labels, dtype=np.int64)
     out[DS] = day
     return out
+
+
+def shared_columns(layout: Layout, days: list[str]) -> list[str]:
+    """The data columns every one of `days` holds, in the first day's order (headers only are read).
+
+    Days may hold extra columns or reorder them (`generate_data` accepts both): the features are what
+    they all share, and a day is then read by name (`read_features(path, expected_columns=...)`).
+    """
+    headers = [read_header(layout.raw_data(day), what="data file") for day in days]
+    common = set(headers[0]).intersection(*headers[1:])
+    return [name for name in headers[0] if name in common]

@@ -186,3 +186,22 @@ def check_trainable(y: pd.Series, where: str) -> None:
 def _preview(names: list[str], limit: int = 12) -> str:
     shown = ", ".join(repr(n) for n in names[:limit])
     return f"[{shown}{', ...' if len(names) > limit else ''}] ({len(names)} column(s))"
+
+
+def explain_unscorable(path: Path, columns: list[str], error: BaseException) -> DataValidationError:
+    """Why a features file cannot be scored, as precisely as the data stage can say it.
+
+    The streaming scorer stops at the first thing it cannot read, but pyarrow's messages lack the
+    row (truncated lines) or the file (undecodable bytes). This reads the file once more with the
+    data stage's reader, which names the file, the column and the first bad row; only called on the
+    failure path, so a good file never pays for it.
+    """
+    try:
+        read_features(Path(path), expected_columns=list(columns))
+    except DataValidationError as exc:
+        return exc
+    except (OSError, ValueError) as exc:  # e.g. expected_columns with duplicates: keep the first error
+        error = exc if isinstance(error, DataValidationError) else error
+    if isinstance(error, DataValidationError):
+        return error
+    return DataValidationError.at(path, str(error), fix="check the file against the model's feature columns")
