@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 
 from retrain.topology import clean_environ, free_port
+from tests.helpers.chromium import CHROMEDRIVER, CHROMIUM, headless_flags
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 PROJECT_DAGS = ("generate_data", "retrain", "batch_predict", "monitor_drift")
@@ -168,20 +167,7 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no
     monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never try to download a driver
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--no-proxy-server",
-        "--window-size=1440,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
+    for flag in (*headless_flags(tmp_path / "profile"), "--no-proxy-server", "--window-size=1440,900"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)

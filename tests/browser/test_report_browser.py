@@ -20,8 +20,8 @@ import pytest
 from retrain.drift import assess_day
 from retrain.gate import decide
 from retrain.report import build_report, metric_table, write_report
+from tests.helpers.chromium import CHROMIUM, headless_flags
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 
@@ -34,16 +34,7 @@ pytestmark = pytest.mark.skipif(
 def _chromium(user_data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [
         str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        f"--user-data-dir={user_data}",
+        *headless_flags(user_data),
         "--enable-logging=stderr",
         "--v=0",
         *args,

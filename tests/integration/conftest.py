@@ -25,3 +25,23 @@ def runner(retrain_env: dict[str, str], airflow_home: Path, monkeypatch: pytest.
     from retrain.airflow.runner import DagRunner
 
     return DagRunner(DAGS_FOLDER, airflow_home)
+
+
+def champion_and_a_spare_version(runner, monkeypatch: pytest.MonkeyPatch, timeline: list[str]) -> str:  # type: ignore[no-untyped-def]
+    """Land `timeline`, deploy v1 on its 7th day, and register a second version (v2) that is NOT champion.
+
+    v2 comes from the 8th day's challenger, skipped under an unreachable threshold; returns its version.
+    """
+    from retrain import ledger
+    from retrain.registry import Registry
+    from retrain.settings import load_settings
+
+    for ds in timeline:
+        assert runner.run("generate_data", ds).ok
+    assert runner.run("retrain", timeline[6]).ok
+    monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.999")
+    assert runner.run("retrain", timeline[7]).ok
+    monkeypatch.delenv("RETRAIN_METRIC_THRESHOLD")
+    settings = load_settings()
+    skipped_run = ledger.find(settings.ledger_path, ds=timeline[7], decision="skip")["run_id"]
+    return Registry.from_settings(settings).register(skipped_run, ds=timeline[7])

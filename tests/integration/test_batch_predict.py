@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain import ledger
 from retrain.layout import Layout
 from retrain.registry import Registry
 from retrain.settings import load_settings
-from tests.integration.conftest import days
+from tests.integration.conftest import champion_and_a_spare_version, days
 
 pytestmark = pytest.mark.integration
 
@@ -29,15 +28,9 @@ def test_mapped_batches_merge_in_order_with_the_pinned_version(runner, monkeypat
     # given: a champion (v1) and a second registered version (v2) that is not champion yet
     monkeypatch.setenv("RETRAIN_ROWS_PER_DAY", "1000")
     timeline = days("2025-12-01", 8)
-    for ds in timeline:
-        assert runner.run("generate_data", ds).ok
-    assert runner.run("retrain", timeline[6]).ok
-    monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.999")
-    assert runner.run("retrain", timeline[7]).ok
+    v2 = champion_and_a_spare_version(runner, monkeypatch, timeline)
     settings = load_settings()
     registry = Registry.from_settings(settings)
-    skipped_run = ledger.find(settings.ledger_path, ds=timeline[7], decision="skip")["run_id"]
-    v2 = registry.register(skipped_run, ds=timeline[7])
     assert registry.champion().version == "1"
 
     # and: batches of 300 rows (1000 rows: 4 batches, the last one short), and a promotion to v2

@@ -6,13 +6,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from retrain import ledger
 from retrain.cli import app
 from retrain.layout import Layout
 from retrain.registry import Registry, StaleChampionError
 from retrain.settings import load_settings
 from retrain.status import build_status
-from tests.integration.conftest import days
+from tests.integration.conftest import champion_and_a_spare_version, days
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +27,9 @@ def test_promote_and_rollback_move_the_champion_and_the_next_scoring(runner, tel
     monkeypatch.setenv("TG_CHAT", "5")
     monkeypatch.setenv("TG_API_URL", telegram_server.url)
     timeline = days("2025-12-01", 9)
-    for ds in timeline:
-        assert runner.run("generate_data", ds).ok
-    assert runner.run("retrain", timeline[6]).ok
-    monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.999")
-    assert runner.run("retrain", timeline[7]).ok
+    v2 = champion_and_a_spare_version(runner, monkeypatch, timeline)
     settings = load_settings()
     registry = Registry.from_settings(settings)
-    v2 = registry.register(ledger.find(settings.ledger_path, decision="skip")["run_id"], ds=timeline[7])
     layout = Layout(settings.data_dir)
     cli = CliRunner()
 
