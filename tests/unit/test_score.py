@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from retrain import score
 from retrain.score import ScoringInputError, count_rows, merge_parts, plan_batches, score_file, score_range
-from retrain.scoring import backends, readers
+from retrain.scoring import backends
 
 N_ROWS = 1_000
 FEATURES = [f"x{i}" for i in range(6)]
@@ -107,9 +107,23 @@ def test_score_file_equals_sklearn_row_for_row(models, tmp_path, kind, in_ext, o
 def test_extreme_batch_sizes(models, tmp_path, batch_rows):
     frame = _frame(N_ROWS if batch_rows > 1 else 50)
     source = _write(frame, tmp_path / "data.csv")
-    score_file(models["lr-binary"], source, tmp_path / "p.csv", batch_rows=batch_rows, model_version="v7",
-               backend="sklearn")
+    score_file(
+        models["lr-binary"], source, tmp_path / "p.csv", batch_rows=batch_rows, model_version="v7", backend="sklearn"
+    )
     _assert_matches(models["lr-binary"], frame, tmp_path / "p.csv")
+
+
+@pytest.mark.parametrize("cpus", [1, 3])
+def test_same_answers_with_one_or_more_worker_threads(models, tmp_path, monkeypatch, cpus):
+    # given a machine with 1 or 3 usable CPUs (prediction threads), the output is the same
+    monkeypatch.setattr(score, "available_cpus", lambda: cpus)
+    frame = _frame(5_000)
+    source = _write(frame, tmp_path / "data.parquet")
+    for backend in ("sklearn", "onnx"):
+        out = tmp_path / f"p-{backend}.csv"
+        stats = score_file(models["hgb-multi"], source, out, batch_rows=2_500, model_version="v7", backend=backend)
+        assert stats.backend == backend
+        _assert_matches(models["hgb-multi"], frame, out, atol=1e-5 if backend == "onnx" else 1e-12)
 
 
 def test_reordered_and_extra_columns_are_fine(models, tmp_path):
@@ -120,16 +134,21 @@ def test_reordered_and_extra_columns_are_fine(models, tmp_path):
     shuffled["id"] = np.arange(N_ROWS)
     source = _write(shuffled, tmp_path / "data.csv")
     # when scored, then the predictions are those of the model's own column order
-    score_file(models["hgb-binary"], source, tmp_path / "p.csv", batch_rows=300, model_version="v7",
-               backend="sklearn")
+    score_file(models["hgb-binary"], source, tmp_path / "p.csv", batch_rows=300, model_version="v7", backend="sklearn")
     _assert_matches(models["hgb-binary"], frame, tmp_path / "p.csv")
 
 
 def test_progress_is_reported(models, tmp_path):
     source = _write(_frame(N_ROWS), tmp_path / "data.parquet")
     seen: list[tuple[int, int | None]] = []
-    score_file(models["lr-binary"], source, tmp_path / "p.csv", batch_rows=400, model_version="1",
-               progress=lambda done, total: seen.append((done, total)))
+    score_file(
+        models["lr-binary"],
+        source,
+        tmp_path / "p.csv",
+        batch_rows=400,
+        model_version="1",
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen == [(400, N_ROWS), (800, N_ROWS), (1000, N_ROWS)]
 
 
@@ -160,8 +179,10 @@ def test_parts_merged_equal_score_file(models, tmp_path, in_ext, quoted):
     parts = []
     for i, (start, stop) in enumerate(plan_batches(count_rows(source), 300)):
         part = tmp_path / "parts" / f"part-{i:05d}.csv"
-        assert score_range(model, source, start, stop, part, model_version="v7", columns=columns,
-                           backend="sklearn") == stop - start
+        assert (
+            score_range(model, source, start, stop, part, model_version="v7", columns=columns, backend="sklearn")
+            == stop - start
+        )
         parts.append(part)
     merged = tmp_path / "predictions.csv"
     assert merge_parts(parts, merged) == N_ROWS
@@ -192,25 +213,85 @@ def test_empty_input_gives_header_only(models, tmp_path):
     assert count_rows(source) == 0
     [(start, stop)] = plan_batches(count_rows(source), 100)
     part = tmp_path / "part-0.csv"
-    assert score_range(models["lr-binary"], source, start, stop, part, model_version="v7",
-                       columns=FEATURES) == 0
+    assert score_range(models["lr-binary"], source, start, stop, part, model_version="v7", columns=FEATURES) == 0
     assert merge_parts([part], tmp_path / "p.csv") == 0
     assert _read(tmp_path / "p.csv").columns.tolist() == ["row", "prediction", "probability", "model_version"]
 
 
-def test_csv_row_offset_shortcut_only_when_exact(tmp_path):
-    plain = _write(_frame(100), tmp_path / "plain.csv")
-    offset = readers.csv_row_offset(plain, 40)
-    with open(plain, "rb") as handle:
-        lines = handle.readlines()
-    assert offset == sum(len(line) for line in lines[:41])
+def test_count_rows_agrees_with_the_reader_on_quoted_and_blank_lines(models, tmp_path):
+    # given CSVs with a quoted newline and a blank line (pyarrow ignores blank lines)
     quoted = tmp_path / "quoted.csv"
-    quoted.write_text('a,b\n1,"x\ny"\n2,z\n')
-    assert readers.csv_row_offset(quoted, 1) is None
+    quoted.write_text('x0,x1,x2,x3,x4,x5,note\n1,2,3,4,5,6,"a\nb"\n7,8,9,10,11,12,c\n')
     blank = tmp_path / "blank.csv"
-    blank.write_text("a,b\n1,2\n\n3,4\n")
-    assert readers.csv_row_offset(blank, 2) is None
-    assert count_rows(quoted) == 2 and count_rows(blank) == 2
+    blank.write_text("x0,x1,x2,x3,x4,x5\n1,2,3,4,5,6\n\n7,8,9,10,11,12\n")
+    for source in (quoted, blank):
+        # then the row count and the second row's range agree with what the reader sees
+        assert count_rows(source) == 2
+        part = tmp_path / f"{source.stem}-part.csv"
+        assert score_range(models["lr-binary"], source, 1, 2, part, model_version="v7", columns=FEATURES) == 1
+        expected = models["lr-binary"].predict_proba(pd.DataFrame([[7, 8, 9, 10, 11, 12]], columns=FEATURES))
+        got = _read(part)
+        assert got["row"].tolist() == [1]
+        assert got["probability"].iloc[0] == pytest.approx(expected[0, 1], abs=1e-12)
+
+
+@pytest.fixture
+def small_segments(monkeypatch):
+    """Parallel CSV segments for small files too, whatever the model's speed; records the plans."""
+    from retrain.scoring import readers
+
+    plans: list[object] = []
+    original = readers.csv_segments
+    monkeypatch.setattr(readers, "MIN_SEGMENT_BYTES", 1_000)
+    monkeypatch.setattr(score, "_parse_bound", lambda *args: True)
+    monkeypatch.setattr(readers, "csv_segments", lambda *args: plans.append(original(*args)) or plans[-1])
+    return plans
+
+
+@pytest.mark.parametrize("cpus", [2, 3])
+def test_parallel_csv_segments_give_the_same_bytes(models, tmp_path, monkeypatch, small_segments, cpus):
+    # given a plain CSV (no quotes) scored with one reader per CPU, each on a byte segment
+    monkeypatch.setattr(score, "available_cpus", lambda: cpus)
+    frame = _frame(N_ROWS)
+    source = _write(frame, tmp_path / "data.csv")
+    score_file(models["lr-multi"], source, tmp_path / "split.csv", batch_rows=128, model_version="v7")
+    [plan] = small_segments
+    assert plan is not None and len(plan) == cpus and plan[1].first_row > 0
+    # then the output is byte for byte that of one reader, and nothing else is left in the folder
+    monkeypatch.setattr(score, "_parse_bound", lambda *args: False)
+    score_file(models["lr-multi"], source, tmp_path / "plain.csv", batch_rows=128, model_version="v7")
+    assert (tmp_path / "split.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
+    _assert_matches(models["lr-multi"], frame, tmp_path / "split.csv")
+    assert _leftovers(tmp_path) == []
+
+
+def test_parallel_csv_segments_fall_back_on_blank_lines_and_quotes(models, tmp_path, small_segments):
+    frame = _frame(N_ROWS)
+    text = frame.to_csv(index=False).splitlines(keepends=True)
+    # a blank line in the first half: the newline count of segment 0 is one too many
+    blank = tmp_path / "blank.csv"
+    blank.write_text("".join(text[:100] + ["\n"] + text[100:]))
+    score_file(models["lr-binary"], blank, tmp_path / "p.csv", batch_rows=128, model_version="v7")
+    assert small_segments[-1] is not None  # it was split, found out, and scored again with one reader
+    _assert_matches(models["lr-binary"], frame, tmp_path / "p.csv")
+    # a quote in the first half: not split at all
+    quoted = tmp_path / "quoted.csv"
+    first_value, rest = text[1].split(",", 1)
+    quoted.write_text("".join([text[0], f'"{first_value}",{rest}', *text[2:]]))
+    score_file(models["lr-binary"], quoted, tmp_path / "q.csv", batch_rows=128, model_version="v7")
+    assert small_segments[-1] is None
+    _assert_matches(models["lr-binary"], frame, tmp_path / "q.csv")
+    assert _leftovers(tmp_path) == []
+
+
+def test_parallel_csv_segments_report_bad_values_exactly(models, tmp_path, small_segments):
+    frame = _frame(N_ROWS).astype(object)
+    frame.loc[911, "x5"] = "oops"
+    source = _write(frame, tmp_path / "data.csv")
+    with pytest.raises(ScoringInputError, match="'x5'") as info:
+        score_file(models["lr-binary"], source, tmp_path / "p.csv", batch_rows=128, model_version="v7")
+    assert info.value.row == 911
+    assert _leftovers(tmp_path) == []
 
 
 # --- bad inputs: a clear error naming the column, and no output file ------------------------------
@@ -286,8 +367,9 @@ def test_onnx_backend_equals_sklearn(models, tmp_path, kind):
 def test_onnx_for_other_models_is_checked_or_falls_back(models, tmp_path):
     frame = _frame(N_ROWS)
     source = _write(frame, tmp_path / "data.csv")
-    stats = score_file(models["lr-multi"], source, tmp_path / "p.csv", batch_rows=256, model_version="v7",
-                       backend="onnx")
+    stats = score_file(
+        models["lr-multi"], source, tmp_path / "p.csv", batch_rows=256, model_version="v7", backend="onnx"
+    )
     assert stats.backend in {"onnx", "sklearn"}
     _assert_matches(models["lr-multi"], frame, tmp_path / "p.csv", atol=1e-5)
     auto = score_file(models["lr-multi"], source, tmp_path / "a.csv", batch_rows=256, model_version="v7")
@@ -298,8 +380,9 @@ def test_onnx_check_failure_falls_back_to_sklearn(models, tmp_path, monkeypatch)
     monkeypatch.setattr(backends, "TOLERANCE", -1.0)  # nothing can pass the check
     frame = _frame(N_ROWS)
     source = _write(frame, tmp_path / "data.csv")
-    stats = score_file(models["hgb-binary"], source, tmp_path / "p.csv", batch_rows=256, model_version="v7",
-                       backend="onnx")
+    stats = score_file(
+        models["hgb-binary"], source, tmp_path / "p.csv", batch_rows=256, model_version="v7", backend="onnx"
+    )
     assert stats.backend == "sklearn"
     assert "fallback" in stats.backend_note and "check failed" in stats.backend_note
     _assert_matches(models["hgb-binary"], frame, tmp_path / "p.csv")
@@ -328,16 +411,27 @@ def test_peak_memory_does_not_grow_with_the_file(models, tmp_path):
     rng = np.random.default_rng(3)
     sizes = {"small": 30_000, "large": 300_000}
     for name, rows in sizes.items():
-        table = pa.table({c: rng.standard_normal(rows) for c in FEATURES * 1} | {
-            f"extra{i}": rng.standard_normal(rows) for i in range(14)})
+        table = pa.table(
+            {c: rng.standard_normal(rows) for c in FEATURES * 1}
+            | {f"extra{i}": rng.standard_normal(rows) for i in range(14)}
+        )
         pacsv.write_csv(table, tmp_path / f"{name}.csv")
     # when each is scored in its own process with 5,000-row batches
     peaks = {}
     for name in sizes:
         run = subprocess.run(
-            [sys.executable, "-c", _MEMORY_SCRIPT, str(model_path), str(tmp_path / f"{name}.csv"),
-             str(tmp_path / f"{name}-out.csv"), "5000"],
-            capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-c",
+                _MEMORY_SCRIPT,
+                str(model_path),
+                str(tmp_path / f"{name}.csv"),
+                str(tmp_path / f"{name}-out.csv"),
+                "5000",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         peaks[name] = json.loads(run.stdout.strip().splitlines()[-1])["peak_mb"]
     # then the 10x file costs no more than 1.3x the memory, and both stay under a fixed bound

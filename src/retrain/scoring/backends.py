@@ -4,17 +4,21 @@ A compiled model is used only after it gave the same answers as scikit-learn on 
 being scored (probabilities within `TOLERANCE`, same labels); if conversion or the check fails,
 scoring falls back to scikit-learn and the predictor's `note` says why.
 
-What was measured on this machine (2 cores, 20 float features; `bench/bench_score.py` is the record):
+What was measured on this machine (2 cores, 2M x 20 floats; `bench/bench_score.py` is the record):
 
-- HistGradientBoostingClassifier: ONNX Runtime with 2 threads is faster than scikit-learn's
-  `predict_proba` (~1.2-1.3x on 200 trees). skl2onnx cannot be used for it here: with onnx>=1.17 its
-  converter fails (a Python bool in an int list), and it only emits float32 thresholds, which send
-  ~1 row in 20k down another branch (|Δp| up to 1e-2, far above 1e-5). So `hgb_to_onnx` builds the
-  graph itself: a `TreeEnsembleRegressor` (ai.onnx.ml v3) with float64 thresholds and leaf values that
-  sums the raw score exactly like scikit-learn; the link (sigmoid / softmax) is applied in float64.
-- RandomForest / GradientBoosting through skl2onnx (float32, matching scikit-learn's own float32 trees):
-  correct, but ONNX Runtime was 2.7x slower than scikit-learn, so `auto` keeps scikit-learn for them.
-- LogisticRegression: `predict_proba` is a matrix product (0.05 s per 2M rows); nothing to gain.
+- HistGradientBoostingClassifier (200 trees): ONNX Runtime is faster than scikit-learn's
+  `predict_proba` on the same array: 6.9 s vs 8.5 s (1.24x; 13.5 vs 16.7 CPU s), run as the streaming
+  loop runs it (one-thread sessions, one call per core). skl2onnx cannot be used for it here: with
+  onnx>=1.17 its converter fails (a Python bool in an int list), and it only emits float32
+  thresholds, which send ~1 row in 20k down another branch (|Δp| up to 1e-2, far above 1e-5). So
+  `hgb_to_onnx` builds the graph itself: a `TreeEnsembleRegressor` (ai.onnx.ml v3) with float64
+  thresholds and leaf values summing the raw score exactly like scikit-learn; the link (sigmoid /
+  softmax) is applied in float64. Max |Δp| over 2M rows: 1.3e-8, no label differs.
+- ONNX Runtime sessions with 2 intra-op threads spin and stall when another thread holds a core
+  (up to 4x slower under load): the streaming loop uses 1 thread per session and one call per core.
+- RandomForest / GradientBoosting through skl2onnx (float32, matching scikit-learn's own float32
+  trees): correct, but ONNX Runtime was 2.7x slower than scikit-learn, so `auto` keeps scikit-learn.
+- LogisticRegression: `predict_proba` is a matrix product (0.2 s per 2M rows); nothing to gain.
 
 Hence `auto` = ONNX for a bare HistGradientBoostingClassifier (checked), scikit-learn otherwise;
 `onnx` = try ONNX for any model (HGB by our converter, others by skl2onnx), checked, else fall back.
@@ -95,6 +99,8 @@ class OnnxPredictor:
         options.intra_op_num_threads = threads or available_cpus()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle pool threads would spin, taking the core our reader thread (or another process) needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.threads = options.intra_op_num_threads
         self.session = ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
@@ -138,8 +144,15 @@ def hgb_to_onnx(model: Any, n_features: int) -> tuple[bytes, Callable[[list[np.n
     attrs: dict[str, list[Any]] = {
         key: []
         for key in (
-            "nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_truenodeids",
-            "nodes_falsenodeids", "nodes_missing_value_tracks_true", "target_treeids", "target_nodeids",
+            "nodes_treeids",
+            "nodes_nodeids",
+            "nodes_featureids",
+            "nodes_modes",
+            "nodes_truenodeids",
+            "nodes_falsenodeids",
+            "nodes_missing_value_tracks_true",
+            "target_treeids",
+            "target_nodeids",
             "target_ids",
         )
     }
@@ -235,6 +248,7 @@ def _compare(expected: np.ndarray, got: np.ndarray) -> tuple[bool, str]:
 
 def _candidates(model: Any, n_features: int, threads: int | None) -> list[tuple[str, Callable[[], OnnxPredictor]]]:
     if _is_bare_hgb(model):
+
         def hgb() -> OnnxPredictor:
             payload, to_proba = hgb_to_onnx(model, n_features)
             return OnnxPredictor(payload, np.float64, to_proba, threads=threads)

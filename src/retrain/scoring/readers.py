@@ -5,21 +5,24 @@ blocks and the feature columns declared float64 (other columns are never parsed)
 `ParquetFile.iter_batches` with `pre_buffer=False`. The small blocks are regrouped into matrices of
 `batch_rows` rows (≈100k) for `predict_proba`, so memory depends on the batch size, not the file size.
 
-Row ranges (one mapped task scores rows [start, stop) of the same file) never parse the rows before
-`start`: in Parquet the row groups before it are skipped from the footer; in a CSV the byte offset of
-row `start` is found by counting newlines (memchr speed, ~2 GB/s from the page cache). That shortcut
-is only taken when it is exact: no quote, lone carriage return or blank line before that row (numeric
-files written by pyarrow, pandas or numpy). Otherwise pyarrow skips the rows itself
-(`skip_rows_after_names`, with `newlines_in_values` so quoted newlines are honoured), which tokenizes
-every skipped row (~3 M rows/s here, vs ~2 GB/s for the newline count).
+Row ranges (one mapped task scores rows [start, stop) of the same file): in Parquet the row groups
+before `start` are skipped using the footer, nothing is read. In a CSV, pyarrow skips the rows before
+`start` itself (`skip_rows_after_names`, with `newlines_in_values` so quoted newlines are honoured):
+they are tokenized, never converted, at ~2.6 M rows/s here, so the last 100k rows of a 2M-row file
+cost ~0.75 s more than the first. That is exact and agrees with `count_rows` on every CSV pyarrow
+reads. Measured and rejected: seeking to a byte offset found by counting newlines. A bare count is
+fast (0.35 s to row 1.9M) but wrong with quoted newlines or blank lines; the checks that make it
+exact (no quote / CR / blank line before the row) made the Python scan 2.3 s, slower than pyarrow.
+A one-pass byte-offset index shared by all mapped tasks would remove the skip entirely; it is not
+worth a wider API while a mapped task's start-up (seconds) dwarfs its skip.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +37,19 @@ CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 # pyarrow CSV block: ~1 MiB parses at ~1.2 M rows/s of 20 floats in ~170 MiB; 37 MiB blocks are 3.4x slower.
+# The streaming reader keeps ~32 blocks in flight (~36 MB at 1 MiB, ~18 MB at 512 KiB; measured).
 CSV_BLOCK_BYTES = 1 << 20
-# Newline scan chunk for the CSV row-offset shortcut.
-_SCAN_BYTES = 8 << 20
 _CSV_COLUMN_ERROR = re.compile(r"In CSV column #(\d+)")
 # Quoted values may hold newlines: without this pyarrow may cut a block (or skip rows) inside one.
 # Measured: no slower on plain numeric files.
 _PARSE = pacsv.ParseOptions(newlines_in_values=True)
+# A CSV is cut into segments parsed in parallel only from this size on.
+MIN_SEGMENT_BYTES = 32 << 20
+_SCAN_BYTES = 8 << 20
+
+
+class SegmentMismatch(Exception):
+    """A CSV segment did not hold the rows its newline count promised (blank lines, lone CRs)."""
 
 
 def file_format(path: Path, *, role: str = "input") -> str:
@@ -61,13 +70,6 @@ def csv_header(path: Path) -> list[str]:
             return next(csv.reader(handle))
         except StopIteration:
             raise ScoringInputError(f"input file {path} is empty: no header row") from None
-
-
-def input_columns(path: Path) -> list[str]:
-    """The column names of a CSV or Parquet input file, without reading its rows."""
-    if file_format(path) == "csv":
-        return csv_header(path)
-    return list(pq.ParquetFile(path).schema_arrow.names)
 
 
 def check_columns(available: Sequence[str], needed: Sequence[str], path: Path) -> None:
@@ -100,83 +102,93 @@ def count_rows(path: Path) -> int:
     return sum(batch.num_rows for batch in reader)
 
 
-def _header_end(handle: io.BufferedReader) -> int | None:
-    """Byte offset just after the header line (quote-aware), or None if it is not a plain LF/CRLF line."""
-    handle.seek(0)
-    head = handle.read(1 << 20)
-    quotes = 0
-    pos = 0
-    while True:
-        newline = head.find(b"\n", pos)
-        if newline < 0:
-            return len(head) if len(head) < (1 << 20) and quotes % 2 == 0 else None
-        quotes += head.count(b'"', pos, newline)
-        if quotes % 2 == 0:
-            return newline + 1
-        pos = newline + 1
+@dataclass(frozen=True)
+class CsvSegment:
+    """Bytes [start, stop) of a CSV, holding data rows from `first_row` (`rows` of them; None: the rest).
 
-
-def _ambiguous(chunk: bytes, previous: bytes) -> bool:
-    """True if some newline in `chunk` may not end a row: quotes, lone CRs or blank lines (pyarrow skips those)."""
-    if b'"' in chunk or b"\n\n" in chunk or b"\n\r\n" in chunk:
-        return True
-    if previous == b"\n" and chunk.startswith((b"\n", b"\r\n")):
-        return True
-    return b"\r" in chunk and (chunk.endswith(b"\r") or chunk.count(b"\r") != chunk.count(b"\r\n"))
-
-
-def csv_row_offset(path: Path, row: int) -> int | None:
-    """Byte offset where data row `row` (0-based) starts, by counting newlines; None when unsafe.
-
-    Unsafe means a quote, a lone carriage return or a blank line between the header and that row:
-    there a newline is not always a row boundary, and only a CSV parser can tell. Past the end of the
-    file, the offset of the end is returned (so the range reads as empty).
+    Segment 0 starts at byte 0 and includes the header; the others start at a row boundary.
     """
+
+    start: int
+    stop: int
+    first_row: int
+    rows: int | None
+    block_bytes: int = CSV_BLOCK_BYTES
+
+
+def csv_segments(path: Path, parts: int) -> list[CsvSegment] | None:
+    """Cut a CSV at newlines into `parts` byte ranges of similar size, for parallel parsing; None if unsafe.
+
+    A newline is a row boundary only outside quotes, so the data before the last cut must hold no
+    quote at all (one memchr-speed pass that also counts the newlines, i.e. each segment's first row).
+    Blank lines or lone CRs would make that count wrong: each segment then checks its row count
+    when it ends (`SegmentMismatch`), and the caller falls back to one reader.
+    """
+    size = Path(path).stat().st_size
+    if parts < 2 or size < MIN_SEGMENT_BYTES:
+        return None
     with open(path, "rb") as handle:
-        pos = _header_end(handle)
-        if pos is None:
+        head = handle.read(1 << 16)
+        header_end = head.find(b"\n")
+        if header_end < 0 or head.count(b'"', 0, header_end) % 2:
             return None
-        handle.seek(pos)
-        counted = 0
-        previous = b"\n"
-        while counted < row:
-            chunk = handle.read(_SCAN_BYTES)
-            if not chunk:
-                return pos
-            if _ambiguous(chunk, previous):
+        data_start = header_end + 1
+        bounds = [data_start]
+        for k in range(1, parts):
+            target = data_start + (size - data_start) * k // parts
+            handle.seek(target)
+            newline = handle.read(1 << 20).find(b"\n")
+            if newline < 0 or target + newline + 1 <= bounds[-1] or target + newline + 1 >= size:
                 return None
-            lines = chunk.count(b"\n")
-            if counted + lines >= row:
-                newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 0x0A)
-                return pos + int(newlines[row - counted - 1]) + 1
-            counted += lines
-            pos += len(chunk)
-            previous = chunk[-1:]
-        return pos
+            bounds.append(target + newline + 1)
+        handle.seek(data_start)
+        position, rows, firsts = data_start, 0, [0]
+        for bound in bounds[1:]:
+            while position < bound:
+                chunk = handle.read(min(_SCAN_BYTES, bound - position))
+                if b'"' in chunk:
+                    return None
+                rows += chunk.count(b"\n")
+                position += len(chunk)
+            firsts.append(rows)
+    bounds.append(size)
+    block = max(CSV_BLOCK_BYTES // parts, 256 << 10)
+    return [
+        CsvSegment(0 if k == 0 else bounds[k], bounds[k + 1], firsts[k],
+                   firsts[k + 1] - firsts[k] if k + 1 < parts else None, block)
+        for k in range(parts)
+    ]
 
 
 class _CsvStream:
-    """pyarrow's streaming CSV reader positioned at data row `start` of `path`."""
+    """pyarrow's streaming CSV reader from data row `start` of `path`, or over one segment of it.
 
-    def __init__(self, path: Path, names: list[str], convert: pacsv.ConvertOptions, start: int) -> None:
-        self._handle = None
-        offset = csv_row_offset(path, start) if start > 0 else None
-        if offset is not None:
-            self._handle = open(path, "rb")  # noqa: SIM115 - closed in close()
-            self._handle.seek(offset)
-            read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, column_names=names)
-            source: object = self._handle
-        else:
-            read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, skip_rows_after_names=start)
-            source = str(path)
+    Rows before `start` are skipped by pyarrow (tokenized, not converted).
+    """
+
+    def __init__(
+        self, path: Path, convert: pacsv.ConvertOptions, start: int, segment: CsvSegment | None = None,
+        names: list[str] | None = None,
+    ) -> None:
+        self._file: pa.NativeFile | None = None
+        source: object = path
+        read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, skip_rows_after_names=start)
+        if segment is not None:
+            self._file = pa.OSFile(str(path))
+            source = self._file.get_stream(segment.start, segment.stop - segment.start)  # native, no GIL
+            # pyarrow keeps ~32 blocks in flight per reader: n readers share one reader's budget.
+            read = pacsv.ReadOptions(block_size=segment.block_bytes)
+            if segment.start > 0:  # no header in this window
+                read = pacsv.ReadOptions(block_size=segment.block_bytes, column_names=names)
         try:
-            self.reader = pacsv.open_csv(source, read_options=read, parse_options=_PARSE, convert_options=convert)
+            self.reader: pacsv.CSVStreamingReader | None = pacsv.open_csv(
+                source, read_options=read, parse_options=_PARSE, convert_options=convert
+            )
         except pa.ArrowInvalid as exc:
+            self.reader = None
             self.close()
-            if "Empty CSV file" in str(exc):  # row range at the very end of the file
-                self.reader = None
-                return
-            raise
+            if "Empty CSV file" not in str(exc):
+                raise
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         if self.reader is None:
@@ -188,13 +200,15 @@ class _CsvStream:
                 return
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        if self.reader is not None:
+            self.reader.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def _first_bad_row(values: pa.Array) -> int | None:
     """Index of the first value that does not convert to float64 (binary search on casts), or None."""
+
     def converts(array: pa.Array) -> bool:
         try:
             pc.cast(array, pa.float64())
@@ -220,7 +234,7 @@ def _locate_bad_csv_value(path: Path, names: list[str], column: str, start: int)
         include_columns=[column], column_types={column: pa.string()}, strings_can_be_null=True
     )
     try:
-        stream = _CsvStream(path, names, convert, start)
+        stream = _CsvStream(path, convert, start)
     except pa.ArrowInvalid:
         return None
     row = start
@@ -263,10 +277,12 @@ def _check_nulls(batch: pa.RecordBatch, columns: Sequence[str], first_row: int, 
             raise _missing_value(path, name, first_row + row)
 
 
-def _csv_batches(path: Path, columns: list[str], start: int, stop: int | None) -> Iterator[pa.RecordBatch]:
+def _csv_batches(
+    path: Path, columns: list[str], start: int, stop: int | None, segment: CsvSegment | None
+) -> Iterator[pa.RecordBatch]:
     names = csv_header(path)
     check_columns(names, columns, path)
-    return _csv_batches_after_check(path, names, columns, start, stop)
+    return _csv_batches_after_check(path, names, columns, start, stop, segment)
 
 
 def _csv_error(exc: pa.ArrowInvalid, path: Path, names: list[str], row: int) -> ScoringInputError:
@@ -285,12 +301,12 @@ def _csv_error(exc: pa.ArrowInvalid, path: Path, names: list[str], row: int) -> 
 
 
 def _csv_batches_after_check(
-    path: Path, names: list[str], columns: list[str], start: int, stop: int | None
+    path: Path, names: list[str], columns: list[str], start: int, stop: int | None, segment: CsvSegment | None
 ) -> Iterator[pa.RecordBatch]:
     convert = pacsv.ConvertOptions(column_types={c: pa.float64() for c in columns}, include_columns=columns)
-    row = start
+    row = start if segment is None else segment.first_row
     try:
-        stream = _CsvStream(path, names, convert, start)  # converts the first block already
+        stream = _CsvStream(path, convert, start, segment, names)  # converts the first block already
     except pa.ArrowInvalid as exc:
         raise _csv_error(exc, path, names, row) from None
     try:
@@ -299,7 +315,7 @@ def _csv_batches_after_check(
             try:
                 batch = next(iterator)
             except StopIteration:
-                return
+                break
             except pa.ArrowInvalid as exc:
                 raise _csv_error(exc, path, names, row) from None
             if stop is not None and row + batch.num_rows > stop:
@@ -309,6 +325,9 @@ def _csv_batches_after_check(
             row += batch.num_rows
     finally:
         stream.close()
+    if segment is not None and segment.rows is not None and row - segment.first_row != segment.rows:
+        got = row - segment.first_row
+        raise SegmentMismatch(f"segment from row {segment.first_row} held {got} rows, not {segment.rows}")
 
 
 def _float_columns(batch: pa.RecordBatch, columns: Sequence[str], first_row: int, path: Path) -> pa.RecordBatch:
@@ -370,9 +389,9 @@ def _parquet_batches_after_check(
 
 
 def open_features(
-    path: Path, columns: Sequence[str], *, start: int = 0, stop: int | None = None
+    path: Path, columns: Sequence[str], *, start: int = 0, stop: int | None = None, segment: CsvSegment | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """Record batches of rows [start, stop) holding exactly `columns` as float64, in that order.
+    """Record batches of rows [start, stop) (or of one CSV `segment`) holding exactly `columns` as float64.
 
     The header/schema is checked now (missing column → `ScoringInputError` before anything is read);
     values are checked as they stream: a non-numeric or missing value raises `ScoringInputError`
@@ -383,7 +402,9 @@ def open_features(
         raise ValueError(f"invalid row range [{start}, {stop})")
     columns = list(columns)
     if file_format(path) == "csv":
-        return _csv_batches(path, columns, start, stop)
+        return _csv_batches(path, columns, start, stop, segment)
+    if segment is not None:
+        raise ValueError("segments are for CSV files")
     return _parquet_batches(path, columns, start, stop)
 
 

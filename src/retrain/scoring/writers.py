@@ -169,4 +169,3 @@ def merge_files(parts: Sequence[Path], output: Path, *, empty_schema: pa.Schema 
             if writer is not None:
                 writer.close()
         return rows
-
