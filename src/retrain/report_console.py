@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rich.console import Console
@@ -49,14 +48,8 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     console.print(history_table(data))
 
 
-def notifications(settings: Settings) -> list[dict[str, Any]]:
-    path = settings.home / "notifications.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def print_demo_summary(console: Console, settings: Settings, timeline: Any) -> None:
+    from retrain.notify import read_outbox
     from retrain.status import build_status
 
     data = build_status(settings)
@@ -65,7 +58,7 @@ def print_demo_summary(console: Console, settings: Settings, timeline: Any) -> N
     decisions = [row["decision"] for row in data["history"]]
     console.print(f"{len(decisions)} retrains: {decisions.count('deploy')} deployed, {decisions.count('skip')} skipped")
 
-    sent = notifications(settings)
+    sent = read_outbox(settings.outbox_path)
     table = Table(title=f"Notifications sent ({len(sent)})")
     table.add_column("when")
     table.add_column("channels")
@@ -90,7 +83,7 @@ def print_demo_summary(console: Console, settings: Settings, timeline: Any) -> N
         ("predictions", data_dir / "predictions"),
         ("reports", data_dir / "reports"),
         ("decision ledger", settings.ledger_path),
-        ("notifications", settings.home / "notifications.jsonl"),
+        ("notifications", settings.outbox_path),
         ("MLflow store", settings.mlflow_tracking_uri),
         ("task logs", settings.home / "logs" / "demo.log"),
     ):

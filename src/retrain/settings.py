@@ -169,6 +169,11 @@ class Settings(BaseSettings):
         return self.home / "ledger.jsonl"
 
     @property
+    def outbox_path(self) -> Path:
+        """Every notification sent, one JSON line each (what the demo lists, what reruns check)."""
+        return self.home / "notifications.jsonl"
+
+    @property
     def mlflow_tracking_uri(self) -> str:
         if self.mlflow_tracking_uri_override:
             return self.mlflow_tracking_uri_override

@@ -88,5 +88,5 @@ def alert_drift(result: dict) -> dict:
         f"top: {features}\n"
         f"action: retrain triggered (trigger=drift)"
     )
-    results = send(settings, text, logger=log, outbox=settings.home / "notifications.jsonl")
+    results = send(settings, text, logger=log, outbox=settings.outbox_path)
     return {"channels": [{"channel": r.channel, "ok": r.ok} for r in results]}

@@ -32,4 +32,4 @@ class FailureAlertNotifier(BaseNotifier):
             log_url=getattr(ti, "log_url", None),
         )
         settings = load_settings()
-        send(settings, alert.text(secret_values(settings)), logger=log, outbox=settings.home / "notifications.jsonl")
+        send(settings, alert.text(secret_values(settings)), logger=log, outbox=settings.outbox_path)

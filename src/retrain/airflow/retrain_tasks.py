@@ -402,7 +402,7 @@ def notify_success(deployed: dict) -> dict:
         previous_version=deployed["previous_version"],
         ds=deployed["ds"],
     )
-    outbox = settings.home / "notifications.jsonl"
+    outbox = settings.outbox_path
     text = message.text()
     if any(
         item.get("text") == text and all(c.get("ok") for c in item.get("channels", [])) for item in read_outbox(outbox)
