@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class Recorded:
     json: Any  # the JSON body, or None when it was not JSON
     body: bytes
     headers: dict[str, str]
+    received_at: float = 0.0  # time.monotonic() when the request arrived
 
 
 class TelegramServer:
@@ -166,6 +168,7 @@ class TelegramServer:
                     json=parsed,
                     body=raw,
                     headers=dict(self.headers.items()),
+                    received_at=time.monotonic(),
                 )
                 reply, body = server._next_reply(recorded)
                 if reply.delay and server._stopping.wait(reply.delay):
