@@ -41,7 +41,8 @@ def _check_metric(metric: str) -> None:
         raise ValueError(f"unknown metric {metric!r}; RETRAIN_METRIC accepts {', '.join(METRICS)}")
 
 
-def _compute(metric: str, y: Any, pred: Any, proba: Any, classes: Any) -> float:
+def metric_from_predictions(metric: str, y: Any, pred: Any, proba: Any, classes: Any) -> float:
+    """One metric from labels, predicted labels and class probabilities (the report's curves use the same)."""
     import numpy as np
     from sklearn import metrics as skm
     from sklearn.preprocessing import label_binarize
@@ -84,7 +85,7 @@ def _scores(model: Any, X: Any, y: Any, names: Iterable[str]) -> dict[str, float
         raise ValueError("the model knows fewer than two classes (classes_); it cannot be scored")
     pred = model.predict(X)
     proba = model.predict_proba(X) if (_NEEDS_PROBA & set(names)) else None
-    return {name: _compute(name, y, pred, proba, classes) for name in names}
+    return {name: metric_from_predictions(name, y, pred, proba, classes) for name in names}
 
 
 def score(model: Any, X: Any, y: Any, metric: str) -> float:

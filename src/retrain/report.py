@@ -104,35 +104,6 @@ def _proba_matrix(proba: Any, n_classes: int, who: str, n_rows: int) -> np.ndarr
     return array
 
 
-def _metric(name: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray, classes: list[Any]) -> float:
-    from sklearn import metrics as skm
-    from sklearn.preprocessing import label_binarize
-
-    binary = len(classes) == 2
-    if name == "accuracy":
-        return float(skm.accuracy_score(y, pred))
-    if name == "balanced_accuracy":
-        return float(skm.balanced_accuracy_score(y, pred))
-    if name in ("f1", "precision", "recall"):
-        fn = {"f1": skm.f1_score, "precision": skm.precision_score, "recall": skm.recall_score}[name]
-        if binary:
-            return float(fn(y, pred, pos_label=classes[1], average="binary", zero_division=0))
-        return float(fn(y, pred, labels=classes, average="macro", zero_division=0))
-    if name not in ("roc_auc", "average_precision"):
-        raise ValueError(f"the report cannot compute metric {name!r}")
-    if len(np.unique(y)) < 2:
-        return math.nan  # undefined on a single-class holdout, as in retrain.evaluate
-    if binary:
-        y_pos = (y == classes[1]).astype(int)
-        fn = skm.roc_auc_score if name == "roc_auc" else skm.average_precision_score
-        return float(fn(y_pos, proba[:, 1]))
-    if name == "roc_auc":
-        return float(skm.roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=classes))
-    y_bin = label_binarize(y, classes=classes)
-    present = y_bin.sum(axis=0) > 0
-    return float(skm.average_precision_score(y_bin[:, present], proba[:, present], average="macro"))
-
-
 def metric_table(
     y_true: Any, proba: Any, classes: Sequence[Any], metrics: Sequence[str] = REPORT_METRICS
 ) -> dict[str, float]:
@@ -145,7 +116,9 @@ def metric_table(
     y = np.asarray(y_true)
     matrix = _proba_matrix(proba, len(classes), "model", len(y))
     pred = np.asarray(classes)[matrix.argmax(axis=1)]
-    return {name: _metric(name, y, pred, matrix, classes) for name in metrics}
+    from retrain.evaluate import metric_from_predictions
+
+    return {name: metric_from_predictions(name, y, pred, matrix, classes) for name in metrics}
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
