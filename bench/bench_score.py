@@ -149,12 +149,12 @@ def worker(kind: str, model_path: str, source: str, output: str) -> dict:
                 list(pool.map(predictor.predict_proba, slices))
         result["seconds"], result["rows"] = time.perf_counter() - begun, len(matrix)
     else:  # stream-auto / stream-sklearn
-        from retrain.score import score_file
+        from retrain.scoring.engine import score_file
 
         backend = kind.split("-", 1)[1]
         stats = score_file(model, source, output, batch_rows=BATCH_ROWS, model_version="1", backend=backend)
         result.update(seconds=stats.seconds, rows=stats.rows, backend=stats.backend, note=stats.backend_note)
-    from retrain.score import peak_rss_mb
+    from retrain.scoring.engine import peak_rss_mb
 
     result["cpu_s"] = _cpu_seconds() - cpu_before
     result["peak_mb"] = peak_rss_mb()

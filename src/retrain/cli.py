@@ -87,7 +87,7 @@ def demo() -> None:
         except DemoError as exc:
             terminal.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
-    from retrain.report_console import print_demo_summary
+    from retrain.report.console import print_demo_summary
 
     print_demo_summary(console, settings, timeline)
 
@@ -126,13 +126,13 @@ def run(
 def status(as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False) -> None:
     """The champion and every decision so far (oldest first)."""
     settings = _settings()
-    from retrain.status import build_status
+    from retrain.records.status import build_status
 
     data = build_status(settings)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
-    from retrain.report_console import print_status
+    from retrain.report.console import print_status
 
     print_status(console, data)
 
@@ -144,8 +144,8 @@ def _registry(settings: Settings) -> Any:
 
 
 def _manual_change(settings: Settings, kind: str, version: str, previous: str | None, reason: str) -> None:
-    from retrain import ledger
     from retrain.notify import ManualChangeMessage, send
+    from retrain.records import ledger
 
     ledger.append(
         settings.ledger_path,
@@ -218,7 +218,7 @@ def predict(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from retrain.registry import RegistryError
-    from retrain.score import ScoringInputError, score_file
+    from retrain.scoring.engine import ScoringInputError, score_file
 
     registry = _registry(settings)
     if model is None:
@@ -258,7 +258,7 @@ def predict(
             message = str(exc)
             if input_path.suffix.lower() == ".csv":  # name the file, the column and the first bad row
                 from retrain.data.validate import explain_unscorable
-                from retrain.score import feature_columns
+                from retrain.scoring.engine import feature_columns
 
                 message = str(explain_unscorable(input_path, feature_columns(estimator), exc))
             err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
@@ -273,7 +273,7 @@ def predict(
 def up() -> None:
     """The Airflow UI and the MLflow UI on this project (login required), in the foreground; Ctrl-C stops all."""
     settings = _settings()
-    from retrain.up import main
+    from retrain.ops.up import main
 
     raise typer.Exit(main(settings))
 

@@ -490,7 +490,7 @@ def drift_entry(
     """The ledger entry for one assessed day, with the fields `should_trigger` reads back.
 
     Returns:
-        A dict ready for `retrain.ledger.append`: `decision` "drift", `trigger` "schedule", `ds`,
+        A dict ready for `retrain.records.ledger.append`: `decision` "drift", `trigger` "schedule", `ds`,
         `drifted`, `triggered_retrain`, `share`, `drifted_features`, the per-feature statistics, the
         reasons, the reference window and the champion version it was compared with.
     """

@@ -34,10 +34,10 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from retrain.io import sha256_file
-from retrain.ledger import file_lock
+from retrain.records.ledger import file_lock
 
 if TYPE_CHECKING:
-    from retrain.gate import GateDecision
+    from retrain.model.gate import GateDecision
     from retrain.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from retrain.topology import clean_environ, free_port
+from retrain.ops.topology import clean_environ, free_port
 from tests.helpers.chromium import CHROMEDRIVER, CHROMIUM, headless_flags
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def _processes_using(path: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    """`python -m retrain.up` (what `retrain up` runs) in a fresh RETRAIN_HOME with free ports."""
+    """`python -m retrain.ops.up` (what `retrain up` runs) in a fresh RETRAIN_HOME with free ports."""
     root = tmp_path_factory.mktemp("up")
     home = root / "home"
     airflow_port, mlflow_port = free_port(), free_port()
@@ -103,7 +103,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     output = root / "up.out"
     with open(output, "wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "retrain.up"],
+            [sys.executable, "-m", "retrain.ops.up"],
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,

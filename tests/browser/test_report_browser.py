@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from retrain.drift import assess_day
-from retrain.gate import decide
-from retrain.report import build_report, metric_table, write_report
+from retrain.model.gate import decide
+from retrain.report.html import build_report, metric_table, write_report
 from tests.helpers.chromium import CHROMIUM, headless_flags
 
 REPO = Path(__file__).resolve().parents[2]

@@ -352,7 +352,7 @@ def test_retrain_predict_missing_and_header_only_files(home: Home, tmp_path: Pat
 
 
 def test_rerunning_done_dates_changes_nothing(home: Home) -> None:
-    from retrain import ledger
+    from retrain.records import ledger
     from retrain.settings import load_settings
 
     # given: GOOD_DAY was landed, trained on (v1 deployed, one message) and scored in the module setup
@@ -384,7 +384,7 @@ def test_a_killed_batch_predict_leaves_no_partial_file_and_its_rerun_completes(h
     home.mp.setenv("RETRAIN_BATCH_ROWS", "10000")
     try:
         # when: the process is SIGKILLed right after the first batch wrote its part file
-        run_killed("batch_predict", ds, "retrain.score:score_range", "after")
+        run_killed("batch_predict", ds, "retrain.scoring.engine:score_range", "after")
         # then: no predictions.csv (only the parts folder of the dead run)
         assert not home.layout.predictions_file(ds).exists()
         # when: the day is run again

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from retrain import ledger
+from retrain.records import ledger
 from retrain.registry import Registry
 from retrain.settings import load_settings
 from tests.helpers.telegram_server import Reply

@@ -51,15 +51,15 @@ KILL_POINTS = [
     ("after-register", "retrain.registry:Registry.register", "after"),
     ("before-alias-move", "mlflow:MlflowClient.set_registered_model_alias", "before"),
     ("after-alias-move", "mlflow:MlflowClient.set_registered_model_alias", "after"),
-    ("before-model-card", "retrain.model_card:write_model_ref", "before"),
+    ("before-model-card", "retrain.records.card:write_model_ref", "before"),
     ("before-notification", "retrain.notify:send", "before"),
 ]
 
 
 @pytest.mark.parametrize(("point", "target", "when"), KILL_POINTS, ids=[k[0] for k in KILL_POINTS])
 def test_sigkill_during_a_deploy_then_rerun(base: dict, tmp_path: Path, point: str, target: str, when: str) -> None:
-    from retrain import ledger
     from retrain.layout import Layout
+    from retrain.records import ledger
     from retrain.registry import Registry
     from retrain.settings import load_settings
 

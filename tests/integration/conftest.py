@@ -32,7 +32,7 @@ def champion_and_a_spare_version(runner, monkeypatch: pytest.MonkeyPatch, timeli
 
     v2 comes from the 8th day's challenger, skipped under an unreachable threshold; returns its version.
     """
-    from retrain import ledger
+    from retrain.records import ledger
     from retrain.registry import Registry
     from retrain.settings import load_settings
 

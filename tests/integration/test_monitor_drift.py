@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrain import ledger
+from retrain.records import ledger
 from retrain.settings import load_settings
 from tests.integration.conftest import days
 

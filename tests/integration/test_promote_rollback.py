@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from retrain.cli import app
 from retrain.layout import Layout
+from retrain.records.status import build_status
 from retrain.registry import Registry, StaleChampionError
 from retrain.settings import load_settings
-from retrain.status import build_status
 from tests.integration.conftest import champion_and_a_spare_version, days
 
 pytestmark = pytest.mark.integration

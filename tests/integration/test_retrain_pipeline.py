@@ -85,7 +85,7 @@ def test_first_retrain_deploys_then_a_high_threshold_skips(runner, telegram_serv
     skip = json.loads((layout.models(timeline[7]) / "decision.json").read_text())
     assert skip["deploy"] is False
     assert skip["champion_score"] is not None, "the champion must be re-scored on the same holdout"
-    from retrain.status import build_status
+    from retrain.records.status import build_status
 
     status = build_status(load_settings())
     assert [h["decision"] for h in status["history"]] == ["deploy", "skip"]

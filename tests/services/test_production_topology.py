@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from retrain.topology import LocalTopology
+from retrain.ops.topology import LocalTopology
 from tests.services.airflow_api import AirflowApi
 from tests.services.conftest import dump_logs
 

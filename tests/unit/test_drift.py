@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from retrain import ledger
 from retrain.drift import (
     PSI_EPSILON,
     DayDrift,
@@ -27,6 +26,7 @@ from retrain.drift import (
     reference_days,
     should_trigger,
 )
+from retrain.records import ledger
 from retrain.settings import Settings
 
 THRESHOLDS = SimpleNamespace(drift_psi_threshold=0.2, drift_ks_threshold=0.1, drift_min_share=0.2)

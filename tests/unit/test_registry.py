@@ -18,7 +18,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from retrain.gate import decide
+from retrain.model.gate import decide
 from retrain.registry import (
     ModelRef,
     Registry,

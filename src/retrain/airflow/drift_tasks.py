@@ -21,9 +21,9 @@ def data_has_landed(ds: str) -> bool:
 
 def detect_drift(ds: str) -> dict:
     """Assess the day against the champion's window, record it, and say whether to retrain."""
-    from retrain import ledger
     from retrain.data.validate import read_features
     from retrain.drift import assess_day, drift_entry, load_window, reference_days, should_trigger
+    from retrain.records import ledger
     from retrain.registry import Registry
 
     settings, layout = settings_and_layout()

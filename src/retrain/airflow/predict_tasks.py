@@ -57,7 +57,7 @@ def resolve_model(ds: str) -> dict:
 
 def list_batches(model: dict, ds: str) -> list[dict]:
     """Split the day into row ranges of RETRAIN_BATCH_ROWS; each becomes one mapped `predict_batch`."""
-    from retrain.score import plan_batches
+    from retrain.scoring.engine import plan_batches
 
     settings, layout = settings_and_layout()
     rows = check_day(layout, ds, model["model_uri"], settings)
@@ -92,8 +92,8 @@ def check_day(layout: Any, ds: str, model_uri: str, settings: Any) -> int:
     from retrain.data.load import quarantine_day
     from retrain.data.validate import explain_unscorable
     from retrain.registry import Registry
-    from retrain.score import ScoringInputError, feature_columns
     from retrain.scoring import readers
+    from retrain.scoring.engine import ScoringInputError, feature_columns
 
     path = layout.raw_data(ds)
     columns = feature_columns(_load(Registry.from_settings(settings), model_uri))
@@ -115,7 +115,7 @@ def check_day(layout: Any, ds: str, model_uri: str, settings: Any) -> int:
 def predict_batch(batch: dict, ds: str) -> dict:
     """Score one row range with the pinned model into a part file."""
     from retrain.registry import Registry
-    from retrain.score import ScoringInputError, feature_columns, score_range
+    from retrain.scoring.engine import ScoringInputError, feature_columns, score_range
 
     settings, layout = settings_and_layout()
     started = time.perf_counter()
@@ -147,7 +147,7 @@ def predict_batch(batch: dict, ds: str) -> dict:
 def merge_predictions(results: list[dict], ds: str) -> dict:
     """Merge the parts in input order into predictions/{ds}/predictions.csv, atomically, plus _meta.json."""
     from retrain.io import sha256_file, write_json
-    from retrain.score import merge_parts
+    from retrain.scoring.engine import merge_parts
 
     _, layout = settings_and_layout()
     ordered = sorted(results, key=lambda r: r["start"])

@@ -137,9 +137,9 @@ def train_model(ctx: dict) -> dict:
     registry free of duplicate versions.
     """
     from retrain.data.prepare import read_split
-    from retrain.evaluate import all_metrics
     from retrain.io import sha256_file
-    from retrain.train import build_estimator, fit
+    from retrain.model.evaluate import all_metrics
+    from retrain.model.train import build_estimator, fit
 
     settings, _ = settings_and_layout()
     registry = _registry(settings)
@@ -195,7 +195,7 @@ def _fingerprint(settings: Any, train_sha: str, val_sha: str) -> str:
 def evaluate_model(ctx: dict) -> dict:
     """Score the challenger AND the current champion on the same holdout, so the gate compares like with like."""
     from retrain.data.prepare import read_split
-    from retrain.evaluate import all_metrics, score
+    from retrain.model.evaluate import all_metrics, score
 
     settings, _ = settings_and_layout()
     registry = _registry(settings)
@@ -256,8 +256,8 @@ def write_report(ctx: dict, decision: dict, settings: Any, layout: Any, registry
 
     from retrain.data.prepare import read_split
     from retrain.drift import assess_day, load_window, reference_days
-    from retrain.report import build_report
-    from retrain.report import write_report as write_html
+    from retrain.report.html import build_report
+    from retrain.report.html import write_report as write_html
 
     scores = pd.read_csv(layout_scores_path(ctx))
     challenger_cols = [c for c in scores.columns if c.startswith("challenger_")]
@@ -291,8 +291,8 @@ def write_report(ctx: dict, decision: dict, settings: Any, layout: Any, registry
 
 def decide_deploy(ctx: dict) -> str:
     """The gate: returns the branch to follow, after recording the decision in MLflow and the model card."""
-    from retrain.gate import decide
-    from retrain.model_card import write_card
+    from retrain.model.gate import decide
+    from retrain.records.card import write_card
 
     settings, layout = settings_and_layout()
     decision = decide(
@@ -341,8 +341,8 @@ def _ledger_entry(ctx: dict, settings: Any, decision: dict, version: str | None)
 
 def deploy_model(ti: Any) -> dict:
     """Register the challenger, move `champion` to it (compare-and-swap), finish the model card, record it."""
-    from retrain import ledger
-    from retrain.model_card import read_decision, write_model_ref
+    from retrain.records import ledger
+    from retrain.records.card import read_decision, write_model_ref
     from retrain.registry import StaleChampionError
 
     settings, layout = settings_and_layout()
@@ -415,8 +415,8 @@ def notify_success(deployed: dict) -> dict:
 
 def skip_deploy(ti: Any) -> dict:
     """Record the skip with its reasons; the champion stays."""
-    from retrain import ledger
-    from retrain.model_card import read_decision
+    from retrain.records import ledger
+    from retrain.records.card import read_decision
 
     settings, layout = settings_and_layout()
     ctx = _evaluated(ti)

@@ -1,6 +1,6 @@
-"""Building blocks of `retrain.score`: input readers, prediction backends, output writers.
+"""Building blocks of `retrain.scoring.engine`: input readers, prediction backends, output writers.
 
-`retrain.score` is the public face; these modules are split by role so each stays small:
+`retrain.scoring.engine` is the public face; these modules are split by role so each stays small:
 
 - `readers`: stream the model's feature columns out of a CSV or Parquet file, as float64 matrices of a
   fixed number of rows, validated (missing column, non-numeric, missing or infinite value).

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-logger = logging.getLogger("retrain.score")
+logger = logging.getLogger("retrain.scoring.engine")
 
 BACKENDS = ("auto", "sklearn", "onnx")
 VERIFY_ROWS = 2_000

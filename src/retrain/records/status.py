@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrain import ledger
+from retrain.records import ledger
 
 if TYPE_CHECKING:
     from retrain.settings import Settings

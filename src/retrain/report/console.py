@@ -50,7 +50,7 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
 
 def print_demo_summary(console: Console, settings: Settings, timeline: Any) -> None:
     from retrain.notify import read_outbox
-    from retrain.status import build_status
+    from retrain.records.status import build_status
 
     data = build_status(settings)
     console.rule("What happened")

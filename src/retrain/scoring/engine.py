@@ -63,7 +63,7 @@ __all__ = [
     "score_range",
 ]
 
-logger = logging.getLogger("retrain.score")
+logger = logging.getLogger("retrain.scoring.engine")
 
 Progress = Callable[[int, "int | None"], None]
 """Called after each batch with (rows written so far, total rows if known: Parquet yes, CSV no)."""

@@ -1,7 +1,7 @@
 """The production topology's service commands and settings: one source of truth.
 
-`deploy/docker-compose.yml`, `retrain up` (`retrain.up`) and the local production topology
-(`retrain.topology`, run by `make test-services`) all start the same programs with the same
+`deploy/docker-compose.yml`, `retrain up` (`retrain.ops.up`) and the local production topology
+(`retrain.ops.topology`, run by `make test-services`) all start the same programs with the same
 arguments; `tests/unit/test_compose.py` checks the compose file against this module.
 
 Placeholders in braces are filled by `command()`. Secrets never appear in a command line (a process

@@ -3,7 +3,7 @@
 `LocalTopology` runs what `deploy/docker-compose.yml` runs, without Docker: Airflow with the
 CeleryExecutor on PostgreSQL (metadata) and Redis (broker), an api-server, a scheduler, a
 dag-processor, a triggerer, N Celery workers with distinct host names, and an MLflow tracking server
-on a PostgreSQL backend store. The commands come from `retrain.services`, as the compose file's do.
+on a PostgreSQL backend store. The commands come from `retrain.ops.services`, as the compose file's do.
 Everything it creates is fresh and removed when it stops: two PostgreSQL databases with unique
 names, this run's keys in a Redis database, and every process it started.
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from retrain import services
+from retrain.ops import services
 
 WORKER_HOSTNAME_ENV = "TOPOLOGY_WORKER_HOSTNAME"
 """Set per worker: the host name its task instances record (several workers share this machine)."""
@@ -532,7 +532,7 @@ class LocalTopology:
                 "AIRFLOW_HOME": str(self.airflow_home),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": async_conn(sync_conn, self.airflow_home),
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
-                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "retrain.topology.worker_hostname",
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "retrain.ops.topology.worker_hostname",
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.schedules),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "RETRAIN_HOME": str(self.retrain_home),

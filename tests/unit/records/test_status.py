@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from retrain import ledger
-from retrain.gate import decide
+from retrain.model.gate import decide
+from retrain.records import ledger
+from retrain.records.status import build_status
 from retrain.settings import Settings
-from retrain.status import build_status
 
 HISTORY_KEYS = {"ds", "challenger_score", "champion_score", "threshold", "decision", "version", "trigger", "reasons"}
 

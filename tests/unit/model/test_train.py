@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain.train import EstimatorError, build_estimator, fit
+from retrain.model.train import EstimatorError, build_estimator, fit
 
 
 def _data(n: int = 200, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from retrain.gate import GateDecision, decide
+from retrain.model.gate import GateDecision, decide
 
 NAN = math.nan
 

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from retrain.drift import assess_day
-from retrain.gate import decide
-from retrain.report import REPORT_METRICS, build_report, metric_table, write_report
+from retrain.model.gate import decide
+from retrain.report.html import REPORT_METRICS, build_report, metric_table, write_report
 
 THRESHOLDS = SimpleNamespace(drift_psi_threshold=0.2, drift_ks_threshold=0.1, drift_min_share=0.2)
 SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
@@ -202,7 +202,7 @@ def test_metrics_match_retrain_evaluate() -> None:
     # the report's numbers must be the gate's numbers
     from sklearn.linear_model import LogisticRegression
 
-    from retrain import evaluate
+    from retrain.model import evaluate
 
     rng = np.random.default_rng(5)
     X = pd.DataFrame(rng.normal(size=(500, 4)), columns=list("abcd"))

@@ -17,9 +17,9 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from retrain import score
-from retrain.score import ScoringInputError, count_rows, merge_parts, plan_batches, score_file, score_range
 from retrain.scoring import backends
+from retrain.scoring import engine as score
+from retrain.scoring.engine import ScoringInputError, count_rows, merge_parts, plan_batches, score_file, score_range
 
 N_ROWS = 1_000
 FEATURES = [f"x{i}" for i in range(6)]
@@ -393,7 +393,7 @@ def test_onnx_check_failure_falls_back_to_sklearn(models, tmp_path, monkeypatch)
 _MEMORY_SCRIPT = textwrap.dedent(
     """
     import json, pickle, sys
-    from retrain.score import peak_rss_mb, score_file
+    from retrain.scoring.engine import peak_rss_mb, score_file
     model = pickle.load(open(sys.argv[1], "rb"))
     score_file(model, sys.argv[2], sys.argv[3], batch_rows=int(sys.argv[4]), model_version="1", backend="sklearn")
     print(json.dumps({"peak_mb": peak_rss_mb()}))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from retrain import ledger
-from retrain.gate import decide
+from retrain.model.gate import decide
+from retrain.records import ledger
 
 
 def _entry(ds: str, decision: str = "skip", **extra: object) -> dict:

@@ -1,5 +1,5 @@
 """deploy/: the compose file declares the production topology (services, healthchecks, volumes), holds no
-password, scales its workers, and runs exactly the commands of `retrain.services`; the image is built on
+password, scales its workers, and runs exactly the commands of `retrain.ops.services`; the image is built on
 the Airflow version of the lock; the placeholder check refuses an unfilled .env."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from retrain import services
+from retrain.ops import services
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"
 

@@ -3,7 +3,7 @@
 On the embedded default (SQLite, the project's AIRFLOW_HOME from `prepare_airflow_home`) it starts
 the Airflow api-server, scheduler, dag-processor and triggerer (the executor of airflow.cfg, the
 LocalExecutor by default) and an MLflow server on the project's MLflow store, on 127.0.0.1 with the
-ports of RETRAIN_AIRFLOW_PORT and RETRAIN_MLFLOW_PORT. The commands are those of `retrain.services`.
+ports of RETRAIN_AIRFLOW_PORT and RETRAIN_MLFLOW_PORT. The commands are those of `retrain.ops.services`.
 
 Login is required (the simple auth manager, never "all admins"): the admin password is generated at
 every start, written to the auth manager's passwords file (readable by its owner only) and printed.
@@ -22,9 +22,8 @@ from types import FrameType
 
 from rich.console import Console
 
-from retrain import services
-from retrain.settings import Settings
-from retrain.topology import (
+from retrain.ops import services
+from retrain.ops.topology import (
     ProcessGroup,
     ServiceError,
     clean_environ,
@@ -33,6 +32,7 @@ from retrain.topology import (
     wait_until,
     write_private,
 )
+from retrain.settings import Settings
 
 ADMIN_USER = "admin"
 HOST = "127.0.0.1"

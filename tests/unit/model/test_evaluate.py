@@ -11,7 +11,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression
 
-from retrain.evaluate import METRICS, all_metrics, score
+from retrain.model.evaluate import METRICS, all_metrics, score
 
 
 def _frame(n: int = 200, seed: int = 0) -> pd.DataFrame:

@@ -9,7 +9,7 @@ Self-contained means no network: the CSS is inline, every plot is an inline `<sv
 matplotlib, there is no JavaScript, and a Content-Security-Policy forbids loading anything else, so the
 file reads the same from an MLflow artifact, an e-mail attachment or an air-gapped laptop.
 
-Libraries: scikit-learn computes the metrics and curves (the same conventions as `retrain.evaluate`:
+Libraries: scikit-learn computes the metrics and curves (the same conventions as `retrain.model.evaluate`:
 the positive class is `classes[1]`, multiclass scores are one-vs-rest / macro averages) and matplotlib
 draws them. Evidently was the first choice for the drift part, but its 0.7.23 release fails to import
 with pandas 3.1 (`cannot import name 'infer_dtype_from_object'`); see `retrain.drift`.
@@ -116,7 +116,7 @@ def metric_table(
     y = np.asarray(y_true)
     matrix = _proba_matrix(proba, len(classes), "model", len(y))
     pred = np.asarray(classes)[matrix.argmax(axis=1)]
-    from retrain.evaluate import metric_from_predictions
+    from retrain.model.evaluate import metric_from_predictions
 
     return {name: metric_from_predictions(name, y, pred, matrix, classes) for name in metrics}
 

@@ -175,7 +175,7 @@ def decision_entry(
     run_id: str | None = None,
     window: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The ledger entry for a gate decision (a `retrain.gate.GateDecision`), in DESIGN's fields.
+    """The ledger entry for a gate decision (a `retrain.model.gate.GateDecision`), in DESIGN's fields.
 
     Args:
         decision: The gate decision.

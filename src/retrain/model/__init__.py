@@ -1,0 +1,1 @@
+"""Feature preparation, training, evaluation on the holdout and the gate."""

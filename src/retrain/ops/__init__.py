@@ -1,0 +1,1 @@
+"""Process supervision and the production topology's service commands."""

@@ -1,0 +1,1 @@
+"""What the system remembers: the ledger, the model card, the status view."""

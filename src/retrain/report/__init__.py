@@ -1,0 +1,1 @@
+"""The HTML report with plots, and the terminal tables."""
