@@ -30,7 +30,7 @@ def detect_drift(ds: str) -> dict:
     champion = Registry.from_settings(settings).champion()
     if champion is None:
         log.info("no champion yet: nothing to compare %s with", ds)
-        return {"ds": ds, "drifted": False, "trigger": False, "reasons": ["no champion yet"]}
+        return {"ds": ds, "drifted": False, "should_retrain": False, "reasons": ["no champion yet"]}
     start, end = reference_days(champion.tags)
     with fail_fast_on_bad_input():
         current = read_features(layout.raw_data(ds))
@@ -62,7 +62,7 @@ def detect_drift(ds: str) -> dict:
     return {
         "ds": ds,
         "drifted": bool(today.drifted),
-        "trigger": bool(decision.trigger),
+        "should_retrain": bool(decision.should_retrain),
         "share": today.share,
         "champion_version": champion.version,
         "reference": [start, end],
@@ -73,7 +73,7 @@ def detect_drift(ds: str) -> dict:
 
 def decide_retrain(result: dict) -> str:
     """Branch: a sustained drift outside the cooldown alerts and triggers `retrain`."""
-    return "alert_drift" if result["trigger"] else "no_drift"
+    return "alert_drift" if result["should_retrain"] else "no_drift"
 
 
 def alert_drift(result: dict) -> dict:

@@ -16,10 +16,8 @@ feature we compute
   reference column has no spread: its distances are then left unscaled.
 
 A feature drifts when `psi >= psi_threshold or ks >= ks_threshold`; a day drifts when the share of
-drifted features is >= `RETRAIN_DRIFT_MIN_SHARE`. Whether a drifted day triggers a retrain is decided
-by `should_trigger`: the drift must be sustained over `RETRAIN_DRIFT_CONSECUTIVE_DAYS` calendar days
-(hysteresis, so one odd day does nothing) and no retrain may have been triggered by drift within
-`RETRAIN_DRIFT_COOLDOWN_DAYS` days (so a long drift starts one retrain per cooldown window, not one a day).
+drifted features is >= `RETRAIN_DRIFT_MIN_SHARE` (`assess_day`). Whether a drifted day starts a retrain
+is the trigger policy's business (`retrain.drift.trigger`).
 
 Speed: each column is sorted once and the three distribution statistics work on the sorted values
 (PSI counts are binary searches of the bin edges; scipy's KS and Wasserstein re-sort already sorted
@@ -36,40 +34,31 @@ pandas.core.dtypes.common`), so the statistics are computed here with numpy and 
 (`ks_2samp`, `wasserstein_distance`); the definitions above are the textbook ones, written out so a
 reader can check them without a library's defaults in between.
 
-Everything here is pure (frames and numbers in, values out) except `load_window`, an optional helper
-that reads the reference days from `raw/`. Nothing imports Airflow.
+Everything here is pure: frames and numbers in, values out.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from retrain.layout import check_ds
 
-if TYPE_CHECKING:
-    from retrain.layout import Layout
-
 __all__ = [
     "MAX_SAMPLE_ROWS",
     "PSI_BINS",
     "PSI_EPSILON",
+    "SUBSAMPLE_SEED",
     "DayDrift",
     "FeatureDrift",
-    "TriggerDecision",
     "assess_day",
-    "drift_entry",
     "feature_drift",
-    "load_window",
     "psi",
-    "reference_days",
-    "should_trigger",
 ]
 
 PSI_BINS = 10
@@ -79,6 +68,7 @@ PSI_EPSILON = 1e-4
 MAX_SAMPLE_ROWS = 200_000
 """Rows per side above which KS and Wasserstein run on a seeded subsample."""
 SUBSAMPLE_SEED = 0
+"""Seed of the subsample, so that the same inputs always give the same numbers."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +92,7 @@ class FeatureDrift:
     drifted: bool
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (six decimals; NaN becomes None)."""
         return {
             "feature": self.feature,
             "psi": _round(self.psi),
@@ -113,6 +104,7 @@ class FeatureDrift:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureDrift:
+        """The inverse of `to_dict` (None becomes NaN)."""
         return cls(
             feature=str(data["feature"]),
             psi=_float(data.get("psi")),
@@ -182,17 +174,6 @@ class DayDrift:
             reference_rows=int(data.get("reference_rows") or 0),
             current_rows=int(data.get("current_rows") or 0),
         )
-
-
-@dataclass(frozen=True)
-class TriggerDecision:
-    """Whether today's drift starts a retrain, with one sentence per rule checked."""
-
-    trigger: bool
-    reasons: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"trigger": bool(self.trigger), "reasons": list(self.reasons)}
 
 
 def _round(value: float) -> float | None:
@@ -373,179 +354,3 @@ def assess_day(ds: str, reference: pd.DataFrame, current: pd.DataFrame, settings
         reference_rows=len(reference),
         current_rows=len(current),
     )
-
-
-# --- hysteresis and cooldown ------------------------------------------------------------------
-
-
-def _day(ds: Any) -> date | None:
-    try:
-        return date.fromisoformat(check_ds(str(ds)))
-    except (TypeError, ValueError):
-        return None
-
-
-def should_trigger(
-    history: Iterable[Mapping[str, Any]],
-    today: DayDrift,
-    *,
-    consecutive_days: int,
-    cooldown_days: int,
-) -> TriggerDecision:
-    """Decide whether today's drift triggers a retrain: sustained drift, outside the cooldown.
-
-    Rules, each giving one reason:
-
-    1. Today is drifted.
-    2. Hysteresis: each of the previous `consecutive_days - 1` calendar days has a drift record with
-       `drifted` true (the latest record of a day wins; a day without a record breaks the run).
-    3. Cooldown: no drift record with `triggered_retrain` true lies within `cooldown_days` days of today
-       (`|today - that day| < cooldown_days`, both directions, so a backfill of an older day cannot
-       start a second retrain in the same window; a rerun of a day that already triggered is refused).
-       Only retrains triggered by drift count: a scheduled weekly retrain does not hold a drift back,
-       since the weekly one may have trained before the drift showed.
-
-    Args:
-        history: Earlier drift ledger entries (`decision == "drift"`; entries of other decisions are
-            ignored), each with `ds`, `drifted` and `triggered_retrain`.
-        today: Today's drift.
-        consecutive_days: Drifted days in a row needed (>= 1).
-        cooldown_days: Days after a drift-triggered retrain during which no other is triggered (>= 0).
-
-    Returns:
-        The decision and its reasons.
-    """
-    if consecutive_days < 1:
-        raise ValueError(f"consecutive_days must be >= 1, got {consecutive_days}")
-    if cooldown_days < 0:
-        raise ValueError(f"cooldown_days must be >= 0, got {cooldown_days}")
-    today_date = date.fromisoformat(check_ds(today.ds))
-    reasons: list[str] = []
-
-    drifted_on: dict[date, bool] = {}
-    triggers: list[date] = []
-    for entry in history:
-        if entry.get("decision", "drift") != "drift":
-            continue
-        day = _day(entry.get("ds"))
-        if day is None:
-            continue
-        if day != today_date:
-            drifted_on[day] = bool(entry.get("drifted"))
-        if entry.get("triggered_retrain"):
-            triggers.append(day)
-
-    n_features = len(today.features)
-    share_text = f"{len(today.drifted_features)} of {n_features} features drifted (share {today.share:.2f}"
-    if not today.drifted:
-        min_share = "" if math.isnan(today.min_share) else f" < {today.min_share:.2f}"
-        reasons.append(f"{share_text}{min_share}): no drift today")
-        return TriggerDecision(trigger=False, reasons=reasons)
-    min_share = "" if math.isnan(today.min_share) else f" ≥ {today.min_share:.2f}"
-    reasons.append(f"{share_text}{min_share}): {', '.join(today.drifted_features)}")
-
-    sustained = True
-    if consecutive_days > 1:
-        previous = [today_date - timedelta(days=k) for k in range(consecutive_days - 1, 0, -1)]
-        missing = [d.isoformat() for d in previous if not drifted_on.get(d, False)]
-        if missing:
-            sustained = False
-            reasons.append(
-                f"drift not yet sustained: {consecutive_days} consecutive drifted days needed, "
-                f"not drifted (or not assessed) on {', '.join(missing)}"
-            )
-        else:
-            reasons.append(f"drift sustained over {consecutive_days} consecutive days ({previous[0]} to {today.ds})")
-    else:
-        reasons.append("one drifted day is enough (consecutive days = 1)")
-
-    cooling = False
-    if cooldown_days > 0:
-        recent = sorted({d for d in triggers if abs((today_date - d).days) < cooldown_days})
-        if recent:
-            cooling = True
-            last = recent[-1]
-            ago = (today_date - last).days
-            when = f"{ago} day(s) ago" if ago >= 0 else f"{-ago} day(s) later"
-            reasons.append(
-                f"cooldown: drift already triggered a retrain on {last.isoformat()} ({when}, < {cooldown_days} days)"
-            )
-        else:
-            reasons.append(f"no retrain triggered by drift within {cooldown_days} days")
-    else:
-        reasons.append("no cooldown (cooldown days = 0)")
-
-    trigger = sustained and not cooling
-    reasons.append("retrain triggered" if trigger else "no retrain triggered")
-    return TriggerDecision(trigger=trigger, reasons=reasons)
-
-
-def drift_entry(
-    today: DayDrift,
-    decision: TriggerDecision,
-    *,
-    reference_window: Sequence[str] | None = None,
-    champion_version: str | None = None,
-) -> dict[str, Any]:
-    """The ledger entry for one assessed day, with the fields `should_trigger` reads back.
-
-    Returns:
-        A dict ready for `retrain.records.ledger.append`: `decision` "drift", `trigger` "schedule", `ds`,
-        `drifted`, `triggered_retrain`, `share`, `drifted_features`, the per-feature statistics, the
-        reasons, the reference window and the champion version it was compared with.
-    """
-    day = today.to_dict()
-    return {
-        "ds": today.ds,
-        "decision": "drift",
-        "trigger": "schedule",
-        "drifted": bool(today.drifted),
-        "triggered_retrain": bool(decision.trigger),
-        "share": day["share"],
-        "drifted_features": day["drifted_features"],
-        "thresholds": {k: day[k] for k in ("psi_threshold", "ks_threshold", "min_share")},
-        "features": day["features"],
-        "reasons": list(decision.reasons),
-        "window": list(reference_window or []),
-        "version": champion_version,
-    }
-
-
-# --- the reference window ---------------------------------------------------------------------
-
-
-def reference_days(champion_tags: Mapping[str, Any]) -> tuple[str, str]:
-    """The champion's training window `(start, end)`, from its `window_start` / `window_end` tags.
-
-    Raises:
-        ValueError: When a tag is missing or not a YYYY-MM-DD date, or the window ends before it starts.
-    """
-    start = champion_tags.get("window_start")
-    end = champion_tags.get("window_end")
-    if not start or not end:
-        raise ValueError(
-            "the champion has no training window: tags window_start / window_end are missing "
-            f"(got window_start={start!r}, window_end={end!r}); retrain it so the registry records them"
-        )
-    start, end = check_ds(str(start)), check_ds(str(end))
-    if end < start:
-        raise ValueError(f"the champion's training window ends ({end}) before it starts ({start})")
-    return start, end
-
-
-def load_window(layout: Layout, start: str, end: str, expected_columns: list[str] | None = None) -> pd.DataFrame:
-    """The features of every landed day in `[start, end]` (raw/), concatenated: the drift reference.
-
-    Raises:
-        ValueError: When no day of the window has landed.
-        retrain.data.DataValidationError: When a day's file is bad.
-    """
-    from retrain.data.validate import read_features
-
-    check_ds(start)
-    check_ds(end)
-    days = [d for d in layout.raw_days(until=end) if d >= start]
-    if not days:
-        raise ValueError(f"no landed day between {start} and {end} under {layout.root / 'raw'}")
-    frames = [read_features(layout.raw_data(d), expected_columns) for d in days]
-    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,47 @@
+"""Drift: is today's data still like the data the champion was trained on, and should we retrain?
+
+Three modules, one job each:
+
+- `statistics`: PSI, the KS statistic, the Wasserstein distance and the mean shift per feature (effect
+  sizes, not p-values), and the day's verdict (`assess_day`). Pure: frames in, numbers out.
+- `reference`: the champion's training window (`reference_days` from its registry tags) and its
+  features read back from `raw/` (`load_window`).
+- `trigger`: the trigger policy (hysteresis over consecutive days, cooldown after a drift-triggered
+  retrain) and the ledger entry that records each assessed day (`drift_entry`).
+
+The monitoring use case that strings them together is `retrain.jobs.monitor`. Nothing here imports
+Airflow. The names below are re-exported so that `from retrain.drift import assess_day` keeps working.
+"""
+
+from __future__ import annotations
+
+from retrain.drift.reference import load_window, reference_days
+from retrain.drift.statistics import (
+    MAX_SAMPLE_ROWS,
+    PSI_BINS,
+    PSI_EPSILON,
+    SUBSAMPLE_SEED,
+    DayDrift,
+    FeatureDrift,
+    assess_day,
+    feature_drift,
+    psi,
+)
+from retrain.drift.trigger import TriggerDecision, drift_entry, should_trigger
+
+__all__ = [
+    "MAX_SAMPLE_ROWS",
+    "PSI_BINS",
+    "PSI_EPSILON",
+    "SUBSAMPLE_SEED",
+    "DayDrift",
+    "FeatureDrift",
+    "TriggerDecision",
+    "assess_day",
+    "drift_entry",
+    "feature_drift",
+    "load_window",
+    "psi",
+    "reference_days",
+    "should_trigger",
+]
