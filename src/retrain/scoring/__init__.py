@@ -1,14 +1,62 @@
-"""Building blocks of `retrain.scoring.engine`: input readers, prediction backends, output writers.
+"""Batch scoring: a CSV or Parquet file of features in, `predictions.csv` (or Parquet) out.
 
-`retrain.scoring.engine` is the public face; these modules are split by role so each stays small:
+The public face (import these from `retrain.scoring`):
 
+- `score_file(model, input, output, ...)`: a whole file, one streaming pass in bounded memory.
+- `count_rows` → `plan_batches` → `score_range` per row range → `merge_parts` / `merge_scored`: the same
+  file split into row ranges, for Airflow's mapped `predict_batch` tasks.
+- `feature_columns(model)`: the columns a model reads (every other column of a file is never parsed).
+- `ScoringInputError`: the input cannot be scored by this model (names the column and row).
+
+The modules behind it, split by job so each stays small:
+
+- `engine`: plans a pass (which rows, which columns, one reader or one per CSV segment) and runs it.
+- `pipeline`: the three overlapping stages of a pass (reader thread, worker threads, ordered writer).
 - `readers`: stream the model's feature columns out of a CSV or Parquet file, as float64 matrices of a
   fixed number of rows, validated (missing column, non-numeric, missing or infinite value).
 - `backends`: scikit-learn's own `predict_proba`, or ONNX Runtime after a check against scikit-learn.
 - `writers`: `row, prediction, probability, model_version` to CSV or Parquet, with pyarrow.
+- `merge`: the parts of a day joined in input order, refusing gaps and mixed model versions.
+
+The engine's names are loaded on first use (PEP 562), so `import retrain.scoring` stays cheap for code
+that only needs `ScoringInputError`.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retrain.scoring.engine import ScoreStats, count_rows, feature_columns, plan_batches, score_file, score_range
+    from retrain.scoring.merge import MixedModelsError, ScoredPart, merge_parts, merge_scored
+
+__all__ = [
+    "MixedModelsError",
+    "ScoreStats",
+    "ScoredPart",
+    "ScoringInputError",
+    "count_rows",
+    "feature_columns",
+    "merge_parts",
+    "merge_scored",
+    "plan_batches",
+    "score_file",
+    "score_range",
+]
+
+_LAZY = {
+    "ScoreStats": "retrain.scoring.engine",
+    "count_rows": "retrain.scoring.engine",
+    "feature_columns": "retrain.scoring.engine",
+    "plan_batches": "retrain.scoring.engine",
+    "score_file": "retrain.scoring.engine",
+    "score_range": "retrain.scoring.engine",
+    "MixedModelsError": "retrain.scoring.merge",
+    "ScoredPart": "retrain.scoring.merge",
+    "merge_parts": "retrain.scoring.merge",
+    "merge_scored": "retrain.scoring.merge",
+}
 
 
 class ScoringInputError(ValueError):
@@ -22,3 +70,12 @@ class ScoringInputError(ValueError):
         super().__init__(message)
         self.column = column
         self.row = row
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve a public name of the engine or the merge on first use (looked up each time, not cached,
+    so a test or a fault injection that patches `retrain.scoring.engine.score_range` is honoured)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'retrain.scoring' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

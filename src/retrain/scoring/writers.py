@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from retrain.io import atomic_path
 from retrain.scoring.readers import file_format
 
 OUTPUT_COLUMNS = ("row", "prediction", "probability", "model_version")
@@ -95,77 +94,3 @@ class PredictionWriter:
         if self.format == "parquet":
             self._flush()
         self._writer.close()
-
-
-def _check_contiguous(part: Path, first_row: int | None, expected: int) -> None:
-    if first_row is not None and first_row != expected:
-        raise ValueError(
-            f"part {part} starts at row {first_row}, expected {expected}: parts are missing or out of order"
-        )
-
-
-def _concat_csv(parts: Sequence[Path], output: Path) -> int:
-    """Byte-level concatenation of CSV parts written by `PredictionWriter` (no parsing)."""
-    rows = 0
-    header: bytes | None = None
-    with open(output, "wb") as out:
-        for part in parts:
-            with open(part, "rb") as handle:
-                first_line = handle.readline()
-                if header is None:
-                    header = first_line
-                    out.write(first_line)
-                elif first_line != header:
-                    raise ValueError(f"part {part} has header {first_line!r}, expected {header!r}")
-                position = handle.tell()
-                data_line = handle.readline()
-                first_row = int(data_line.split(b",", 1)[0]) if data_line else None
-                _check_contiguous(part, first_row, rows)
-                handle.seek(position)
-                # The writer puts each row on one line (labels and versions have no newline).
-                while chunk := handle.read(8 << 20):
-                    out.write(chunk)
-                    rows += chunk.count(b"\n")
-    return rows
-
-
-def _read_part(part: Path) -> pa.Table:
-    if file_format(part, role="part") == "parquet":
-        return pq.read_table(part)
-    return pacsv.read_csv(part, convert_options=pacsv.ConvertOptions(column_types={"model_version": pa.string()}))
-
-
-def merge_files(parts: Sequence[Path], output: Path, *, empty_schema: pa.Schema | None = None) -> int:
-    """Concatenate prediction parts, in order, into `output` atomically; returns the number of rows.
-
-    CSV parts into a CSV output are concatenated byte for byte (the header once); other combinations
-    are re-read part by part (one part in memory at a time) and written by `PredictionWriter`. Each
-    part must start at the row where the previous one ended.
-    """
-    parts = [Path(p) for p in parts]
-    output = Path(output)
-    out_format = file_format(output, role="output")
-    with atomic_path(output) as tmp:
-        if out_format == "csv" and parts and all(file_format(p, role="part") == "csv" for p in parts):
-            return _concat_csv(parts, tmp)
-        writer: PredictionWriter | None = None
-        rows = 0
-        try:
-            if not parts:
-                schema = empty_schema or output_schema(np.array([], dtype=object))
-                writer = PredictionWriter(tmp, schema, fmt_path=output)
-            for part in parts:
-                table = _read_part(part)
-                if list(table.column_names) != list(OUTPUT_COLUMNS):
-                    raise ValueError(f"part {part} has columns {table.column_names}, expected {list(OUTPUT_COLUMNS)}")
-                if table.num_rows:
-                    _check_contiguous(part, table.column("row")[0].as_py(), rows)
-                if writer is None:
-                    writer = PredictionWriter(tmp, table.schema, fmt_path=output)
-                for batch in table.cast(writer.schema).to_batches():
-                    writer.write(batch)
-                rows += table.num_rows
-        finally:
-            if writer is not None:
-                writer.close()
-        return rows

@@ -6,82 +6,22 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import pytest
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
+from tests.unit.scoring.helpers import FEATURES, N_ROWS
+from tests.unit.scoring.helpers import assert_matches as _assert_matches
+from tests.unit.scoring.helpers import frame as _frame
+from tests.unit.scoring.helpers import leftovers as _leftovers
+from tests.unit.scoring.helpers import read as _read
+from tests.unit.scoring.helpers import write as _write
 
-from retrain.scoring import backends
+from retrain.scoring import backends, pipeline
 from retrain.scoring import engine as score
-from retrain.scoring.engine import ScoringInputError, count_rows, merge_parts, plan_batches, score_file, score_range
-
-N_ROWS = 1_000
-FEATURES = [f"x{i}" for i in range(6)]
-
-
-def _frame(rows: int, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(rng.standard_normal((rows, len(FEATURES))), columns=FEATURES)
-
-
-@pytest.fixture(scope="module")
-def models() -> dict[str, object]:
-    """Binary and multiclass classifiers fitted on named columns (labels: ints and strings)."""
-    train = _frame(2_000, seed=1)
-    x = train.to_numpy()
-    binary = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(int)
-    multi = np.array(["low", "mid", "high"])[np.digitize(x[:, 0] + 0.5 * x[:, 3], [-0.5, 0.5])]
-    return {
-        "lr-binary": LogisticRegression().fit(train, binary),
-        "hgb-binary": HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(train, binary),
-        "lr-multi": LogisticRegression(max_iter=500).fit(train, multi),
-        "hgb-multi": HistGradientBoostingClassifier(max_iter=15, random_state=0).fit(train, multi),
-    }
-
-
-def _write(frame: pd.DataFrame, path: Path) -> Path:
-    """CSV by pandas (plain, unquoted numbers) or Parquet by pyarrow with small row groups."""
-    if path.suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=256)
-    return path
-
-
-def _read(path: Path) -> pd.DataFrame:
-    if path.suffix == ".csv":
-        return pd.read_csv(path, dtype={"model_version": str})
-    return pq.read_table(path).to_pandas()
-
-
-def _expected(model, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    proba = model.predict_proba(frame[FEATURES])
-    labels = model.predict(frame[FEATURES])
-    if proba.shape[1] == 2:
-        return labels, proba[:, 1]
-    index = np.searchsorted(model.classes_, labels)
-    return labels, proba[np.arange(len(frame)), index]
-
-
-def _assert_matches(model, frame: pd.DataFrame, out: Path, *, atol: float = 1e-12, version: str = "v7") -> None:
-    got = _read(out)
-    labels, probability = _expected(model, frame)
-    assert list(got.columns) == ["row", "prediction", "probability", "model_version"]
-    np.testing.assert_array_equal(got["row"].to_numpy(), np.arange(len(frame)))
-    np.testing.assert_array_equal(got["prediction"].to_numpy(), labels)
-    np.testing.assert_allclose(got["probability"].to_numpy(), probability, rtol=0, atol=atol)
-    assert (got["model_version"] == version).all()
-
-
-def _leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
-
+from retrain.scoring.engine import ScoringInputError, count_rows, plan_batches, score_file, score_range
 
 # --- equality with scikit-learn -------------------------------------------------------------------
 
@@ -163,61 +103,6 @@ def test_plan_batches_covers_every_row_once():
         plan_batches(10, 0)
 
 
-@pytest.mark.parametrize("in_ext", [".csv", ".parquet"])
-@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted-text-column"])
-def test_parts_merged_equal_score_file(models, tmp_path, in_ext, quoted):
-    # given a file (with a quoted text column containing newlines: the CSV offset shortcut must not be used)
-    frame = _frame(N_ROWS)
-    data = frame.copy()
-    if quoted:
-        data["note"] = [f"line {i}\nstill {i}, ok" for i in range(N_ROWS)]
-    source = _write(data, tmp_path / f"data{in_ext}")
-    model = models["hgb-multi"]
-    columns = score.feature_columns(model)
-    # when each planned range is scored into a part and the parts are merged
-    assert count_rows(source) == N_ROWS
-    parts = []
-    for i, (start, stop) in enumerate(plan_batches(count_rows(source), 300)):
-        part = tmp_path / "parts" / f"part-{i:05d}.csv"
-        assert (
-            score_range(model, source, start, stop, part, model_version="v7", columns=columns, backend="sklearn")
-            == stop - start
-        )
-        parts.append(part)
-    merged = tmp_path / "predictions.csv"
-    assert merge_parts(parts, merged) == N_ROWS
-    # then the merged file is byte-identical to one streaming pass over the whole file
-    whole = tmp_path / "whole.csv"
-    score_file(model, source, whole, batch_rows=128, model_version="v7", backend="sklearn")
-    assert merged.read_bytes() == whole.read_bytes()
-    _assert_matches(model, frame, merged)
-
-
-def test_merge_parts_to_parquet_and_refuses_out_of_order(models, tmp_path):
-    frame = _frame(N_ROWS)
-    source = _write(frame, tmp_path / "data.csv")
-    model = models["lr-binary"]
-    parts = []
-    for i, (start, stop) in enumerate(plan_batches(N_ROWS, 400)):
-        parts.append(tmp_path / f"part-{i}.csv")
-        score_range(model, source, start, stop, parts[-1], model_version="v7", columns=score.feature_columns(model))
-    assert merge_parts(parts, tmp_path / "p.parquet") == N_ROWS
-    _assert_matches(model, frame, tmp_path / "p.parquet")
-    with pytest.raises(ValueError, match="out of order"):
-        merge_parts([parts[1], parts[0], parts[2]], tmp_path / "bad.csv")
-    assert not (tmp_path / "bad.csv").exists()
-
-
-def test_empty_input_gives_header_only(models, tmp_path):
-    source = _write(_frame(0), tmp_path / "data.csv")
-    assert count_rows(source) == 0
-    [(start, stop)] = plan_batches(count_rows(source), 100)
-    part = tmp_path / "part-0.csv"
-    assert score_range(models["lr-binary"], source, start, stop, part, model_version="v7", columns=FEATURES) == 0
-    assert merge_parts([part], tmp_path / "p.csv") == 0
-    assert _read(tmp_path / "p.csv").columns.tolist() == ["row", "prediction", "probability", "model_version"]
-
-
 def test_count_rows_agrees_with_the_reader_on_quoted_and_blank_lines(models, tmp_path):
     # given CSVs with a quoted newline and a blank line (pyarrow ignores blank lines)
     quoted = tmp_path / "quoted.csv"
@@ -243,7 +128,7 @@ def small_segments(monkeypatch):
     plans: list[object] = []
     original = readers.csv_segments
     monkeypatch.setattr(readers, "MIN_SEGMENT_BYTES", 1_000)
-    monkeypatch.setattr(score, "_parse_bound", lambda *args: True)
+    monkeypatch.setattr(pipeline, "parse_bound", lambda *args: True)
     monkeypatch.setattr(readers, "csv_segments", lambda *args: plans.append(original(*args)) or plans[-1])
     return plans
 
@@ -258,7 +143,7 @@ def test_parallel_csv_segments_give_the_same_bytes(models, tmp_path, monkeypatch
     [plan] = small_segments
     assert plan is not None and len(plan) == cpus and plan[1].first_row > 0
     # then the output is byte for byte that of one reader, and nothing else is left in the folder
-    monkeypatch.setattr(score, "_parse_bound", lambda *args: False)
+    monkeypatch.setattr(pipeline, "parse_bound", lambda *args: False)
     score_file(models["lr-multi"], source, tmp_path / "plain.csv", batch_rows=128, model_version="v7")
     assert (tmp_path / "split.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
     _assert_matches(models["lr-multi"], frame, tmp_path / "split.csv")
