@@ -54,6 +54,20 @@ class Layout:
     def predictions_file(self, ds: str) -> Path:
         return self.predictions(ds) / "predictions.csv"
 
+    def predictions_meta(self, ds: str) -> Path:
+        """`_meta.json` beside the day's predictions: model URI and version, rows, input checksum."""
+        return self.predictions(ds) / "_meta.json"
+
+    def prediction_parts(self, ds: str) -> Path:
+        """`_parts/`: the part files of a `batch_predict` run in progress (removed once merged)."""
+        return self.predictions(ds) / "_parts"
+
+    def prediction_part(self, ds: str, index: int) -> Path:
+        """The part file of the `index`-th row range (0-based) of a `batch_predict` run."""
+        if index < 0:
+            raise ValueError(f"a part index is >= 0, got {index}")
+        return self.prediction_parts(ds) / f"part-{index:05d}.csv"
+
     def reports(self, ds: str) -> Path:
         return self.root / "reports" / check_ds(ds)
 

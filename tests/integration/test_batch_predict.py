@@ -60,11 +60,11 @@ def test_mapped_batches_merge_in_order_with_the_pinned_version(runner, monkeypat
     assert list(predictions.columns) == ["row", "prediction", "probability", "model_version"]
     assert predictions["row"].tolist() == list(range(1000))
     assert set(predictions["model_version"].astype(str)) == {"1"}
-    meta = json.loads((layout.predictions(ds) / "_meta.json").read_text())
+    meta = json.loads(layout.predictions_meta(ds).read_text())
     assert meta["model_version"] == "1"
     assert meta["rows"] == 1000
     assert meta["batches"] == 4
-    assert not (layout.predictions(ds) / "_parts").exists()
+    assert not layout.prediction_parts(ds).exists()
 
     # and: the scores equal the model's own predict_proba, row for row
     monkeypatch.setattr(Registry, "load_model", original_load)
