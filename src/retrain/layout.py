@@ -36,6 +36,14 @@ class Layout:
     def raw_target(self, ds: str) -> Path:
         return self.raw(ds) / "target.csv"
 
+    def features_landed(self, ds: str) -> bool:
+        """The day's features are in raw/ (written atomically: present means complete); enough to score."""
+        return self.raw_data(ds).is_file()
+
+    def day_landed(self, ds: str) -> bool:
+        """Both files of the day are in raw/: features and labels, what training needs."""
+        return self.features_landed(ds) and self.raw_target(ds).is_file()
+
     def processed(self, ds: str) -> Path:
         return self.root / "processed" / check_ds(ds)
 

@@ -40,7 +40,7 @@ def _job():  # type: ignore[no-untyped-def]
 def data_has_landed(ds: str) -> bool:
     """Sensor: the day's features are there."""
     _, layout = settings_and_layout()
-    return layout.raw_data(ds).is_file()
+    return layout.features_landed(ds)
 
 
 def detect_drift(ds: str) -> dict:

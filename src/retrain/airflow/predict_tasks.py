@@ -41,7 +41,7 @@ def _job():  # type: ignore[no-untyped-def]
 def data_has_landed(ds: str) -> bool:
     """Sensor: the day's features are there (labels are not needed to score)."""
     _, layout = settings_and_layout()
-    return layout.raw_data(ds).is_file()
+    return layout.features_landed(ds)
 
 
 def resolve_model(ds: str) -> dict:
