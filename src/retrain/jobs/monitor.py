@@ -18,8 +18,10 @@ Nothing here imports Airflow.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from retrain.jobs._payload import Payload
 
 if TYPE_CHECKING:
     from retrain.layout import Layout
@@ -36,7 +38,7 @@ TOP_FEATURES = 5
 
 
 @dataclass(frozen=True)
-class DriftResult:
+class DriftResult(Payload):
     """What monitoring concluded about one day (XCom: `to_dict()`).
 
     Attributes:
@@ -58,14 +60,6 @@ class DriftResult:
     champion_version: str | None = None
     reference: list[str] = field(default_factory=list)
     top: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DriftResult:
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def drift_alert_text(result: DriftResult, model_name: str) -> str:

@@ -22,11 +22,12 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from retrain.data.errors import DataValidationError
+from retrain.jobs._payload import Payload
 
 if TYPE_CHECKING:
     from retrain.layout import Layout
@@ -47,8 +48,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_D = TypeVar("_D")
-
 
 class PredictError(RuntimeError):
     """Scoring cannot start or finish, and a retry would not change that (the message says what to do)."""
@@ -62,14 +61,8 @@ class RefusedModelError(PredictError):
     """The pinned model's artifact was modified or holds untrusted types: it is never loaded."""
 
 
-def _from_dict(cls: type[_D], data: Mapping[str, Any]) -> _D:
-    """Build a dataclass from an XCom dict, ignoring keys it does not know (older or richer payloads)."""
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in data.items() if k in names})
-
-
 @dataclass(frozen=True)
-class PinnedModel:
+class PinnedModel(Payload):
     """The model a run scores with, pinned once.
 
     Attributes:
@@ -82,16 +75,9 @@ class PinnedModel:
     version: str
     source: Literal["champion", "variable"]
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PinnedModel:
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class Batch:
+class Batch(Payload):
     """One row range `[start, stop)` of the day, to be scored by the pinned model into part `index`."""
 
     index: int
@@ -101,16 +87,9 @@ class Batch:
     version: str
     source: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Batch:
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class ScoredBatch:
+class ScoredBatch(Payload):
     """A scored row range: its part file, first row, row count, wall seconds and the model that scored it."""
 
     index: int
@@ -121,24 +100,14 @@ class ScoredBatch:
     version: str
     model_uri: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ScoredBatch:
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class DayPredictions:
+class DayPredictions(Payload):
     """The day's merged predictions: the file, its rows and the model version that scored them."""
 
     predictions: str
     rows: int
     model_version: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _version_of(model_uri: str, model_name: str) -> str:
