@@ -165,7 +165,7 @@ def _manual_change(settings: Settings, kind: str, version: str, previous: str | 
     message = ManualChangeMessage(
         kind=kind, model_name=settings.model_name, version=version, previous_version=previous, reason=reason
     )
-    send(settings, message.text(), outbox=settings.outbox_path)
+    send(settings, message, outbox=settings.outbox_path)
     console.print(f"{kind}: {settings.model_name} champion is now version {version} (was {previous})")
 
 

@@ -17,7 +17,6 @@ class FailureAlertNotifier(BaseNotifier):
 
     def notify(self, context: Any) -> None:
         from retrain.notify import FailureAlert, send
-        from retrain.secrets import secret_values
         from retrain.settings import load_settings
 
         ti = context.get("ti") or context.get("task_instance")
@@ -32,4 +31,4 @@ class FailureAlertNotifier(BaseNotifier):
             log_url=getattr(ti, "log_url", None),
         )
         settings = load_settings()
-        send(settings, alert.text(secret_values(settings)), logger=log, outbox=settings.outbox_path)
+        send(settings, alert, logger=log, outbox=settings.outbox_path)

@@ -388,7 +388,7 @@ def deploy_model(ti: Any) -> dict:
 
 def notify_success(deployed: dict) -> dict:
     """Tell the team about the deploy; a failing channel is reported, never undoes the deploy."""
-    from retrain.notify import DeployMessage, read_outbox, send
+    from retrain.notify import DeployMessage, already_sent, send
 
     settings, _ = settings_and_layout()
     message = DeployMessage(
@@ -403,13 +403,10 @@ def notify_success(deployed: dict) -> dict:
         ds=deployed["ds"],
     )
     outbox = settings.outbox_path
-    text = message.text()
-    if any(
-        item.get("text") == text and all(c.get("ok") for c in item.get("channels", [])) for item in read_outbox(outbox)
-    ):
+    if already_sent(outbox, message):
         log.info("this deploy message was already sent (a rerun of %s): not sending it twice", deployed["ds"])
         return {"channels": [], "already_sent": True}
-    results = send(settings, text, logger=log, outbox=outbox)
+    results = send(settings, message, logger=log, outbox=outbox)
     return {"channels": [{"channel": r.channel, "ok": r.ok, "attempts": r.attempts} for r in results]}
 
 

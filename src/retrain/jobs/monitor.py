@@ -25,7 +25,7 @@ from retrain.jobs._payload import Payload
 
 if TYPE_CHECKING:
     from retrain.layout import Layout
-    from retrain.notify import ChannelResult
+    from retrain.notify import ChannelResult, DriftMessage
     from retrain.registry import ModelRef, Registry
     from retrain.settings import Settings
 
@@ -64,14 +64,15 @@ class DriftResult(Payload):
 
 def drift_alert_text(result: DriftResult, model_name: str) -> str:
     """The alert for a drift that starts a retrain: model, day, share, champion window, top features."""
-    features = ", ".join(f"{f['feature']} (PSI {f['psi']}, KS {f['ks']})" for f in result.top)
-    start, end = result.reference
-    return (
-        f"DRIFT: {model_name} on {result.ds}: {result.share:.0%} of features drifted vs the "
-        f"champion v{result.champion_version} training window {start}..{end}\n"
-        f"top: {features}\n"
-        f"action: retrain triggered (trigger=drift)"
-    )
+    return drift_message(result, model_name).text()
+
+
+def drift_message(result: DriftResult, model_name: str) -> DriftMessage:
+    """The drift alert as a message (`retrain.notify.DriftMessage`: the feature list is shortened first)."""
+    from retrain.notify import DriftMessage
+
+    share = result.share or 0.0
+    return DriftMessage(model_name, result.ds, share, result.champion_version, result.reference, result.top)
 
 
 @dataclass(frozen=True)
@@ -165,5 +166,5 @@ class MonitorJob:
         """One alert per drift episode, through the same channels as deploy messages (never raises for one)."""
         from retrain.notify import send
 
-        text = drift_alert_text(result, self.settings.model_name)
-        return send(self.settings, text, logger=log, outbox=self.settings.outbox_path)
+        message = drift_message(result, self.settings.model_name)
+        return send(self.settings, message, logger=log, outbox=self.settings.outbox_path)

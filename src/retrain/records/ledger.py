@@ -9,41 +9,22 @@ interleave or lose a line, and a crash can at worst leave a torn last line, whic
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
-import json
 import logging
 import math
-import os
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from retrain.io import append_jsonl, read_jsonl
+from retrain.io import file_lock as file_lock  # re-exported: its old home, for importers not yet moved
 
 log = logging.getLogger(__name__)
 
 DECISIONS = frozenset({"deploy", "skip", "promote", "rollback", "drift"})
 TRIGGERS = frozenset({"schedule", "drift", "manual"})
 _OWNED = ("seq", "ts")
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive `flock` on `path` (created if needed) for the duration of the block.
-
-    `flock` serialises processes on the same host and threads that open the file separately; it
-    does not work across hosts on most network filesystems.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,21 +68,6 @@ def _check(entry: dict[str, Any]) -> None:
         raise ValueError(f"ledger entry trigger {trigger!r} is not one of {sorted(TRIGGERS)}")
 
 
-def _parse(lines: list[bytes], path: Path) -> list[dict[str, Any]]:
-    entries = []
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            log.warning("ledger %s line %d is not valid JSON (a torn write?); skipped", path, number)
-            continue
-        if isinstance(entry, dict):
-            entries.append(entry)
-    return entries
-
-
 def append(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
     """Append one decision to the ledger and return it as written (with `seq` and `ts`).
 
@@ -116,42 +82,17 @@ def append(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
         ValueError: When `decision` or `trigger` is not an accepted value, or the entry sets `seq`/`ts`.
     """
     _check(entry)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    created = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            existing = handle.read()
-        previous = _parse(existing.splitlines(), path)
+
+    def numbered(previous: list[dict[str, Any]]) -> dict[str, Any]:
         seq = max((int(e.get("seq", 0) or 0) for e in previous), default=0) + 1
-        written = {"seq": seq, "ts": datetime.now(UTC).isoformat(timespec="microseconds"), **_json_safe(entry)}
-        line = json.dumps(written, sort_keys=False, ensure_ascii=False) + "\n"
-        # A crash mid-write can leave a last line without its newline: start on a fresh line.
-        prefix = "\n" if existing and not existing.endswith(b"\n") else ""
-        os.write(fd, (prefix + line).encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if created:
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-    return written
+        return {"seq": seq, "ts": datetime.now(UTC).isoformat(timespec="microseconds"), **_json_safe(entry)}
+
+    return append_jsonl(path, numbered, sort_keys=False, ensure_ascii=False)
 
 
 def read(path: Path) -> list[dict[str, Any]]:
     """Every entry, in the order written (oldest first); an absent ledger is empty."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    return _parse(data.splitlines(), path)
+    return read_jsonl(path)
 
 
 def find(path: Path, **match: Any) -> dict[str, Any] | None:

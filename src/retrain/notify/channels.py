@@ -1,131 +1,44 @@
-"""Deploy messages and failure alerts, sent to Telegram and to any apprise URL.
+"""Delivery: Telegram, apprise URLs and the log, each retried and reported, never raising.
 
 Telegram goes through a plain httpx client (`POST {api}/bot{token}/sendMessage`) because apprise's
 Telegram plugin cannot point at another Bot API host (a self-hosted server, or a local stand-in in
 tests). Every other channel is an apprise URL from `RETRAIN_NOTIFY_URLS`. With no channel configured
 the message goes to the log, so the task log and the console still show it.
 
-A failing channel is retried with exponential backoff (a 429 waits as long as the server asks, up to a
-cap), then reported: `send` never raises for a channel, because a notification must never undo a
-deploy. Nothing it logs, returns or records contains a secret.
+Each channel gets the message fitted to its own limit (Telegram: 4,096 characters; an apprise
+plugin: its `body_maxlen`), free text shortened first (`messages.render`), and the outbox records
+what each channel was given. A failing channel is retried with exponential backoff (a 429 waits as
+long as the server asks, up to a cap), then reported: `send` never raises for a channel or for the
+outbox, because a notification must never undo a deploy. Nothing it logs, returns or records
+contains a secret.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from retrain.notify.messages import Lines, Message, first_line, plain, redact_lines, render
+from retrain.notify.outbox import record
 from retrain.secrets import redact, redacting_loggers, secret_values
 
 if TYPE_CHECKING:
     from retrain.settings import Settings
 
-_LOG = logging.getLogger(__name__)
+_LOG = logging.getLogger("retrain.notify")
 
 BACKOFF_BASE = 1.0  # seconds before the first retry; doubled for each further one
 MAX_DELAY = 60.0  # the longest wait between two attempts, whatever a server asks for
-TELEGRAM_MAX_CHARS = 4096  # Bot API limit for one message
-_ERROR_CHARS = 300  # an error's first line is cut to this length in alerts and results
+TELEGRAM_MAX_CHARS = 4096  # Bot API limit for one message (sendMessage `text`: 1-4096 characters)
 
 Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
-
-
-# --- messages ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeployMessage:
-    """What the team reads after a deploy."""
-
-    model_name: str
-    version: str
-    label: str | None  # MODEL_VERSION, when set
-    metric: str
-    score: float
-    threshold: float
-    previous_score: float | None
-    previous_version: str | None
-    ds: str
-
-    def text(self) -> str:
-        label = f" (label {self.label})" if self.label else ""
-        if self.previous_score is None:
-            previous = "previous champion: none"
-        else:
-            of = f"version {self.previous_version} " if self.previous_version else ""
-            previous = f"previous champion: {of}{self.metric}={self.previous_score:.4f}"
-        return (
-            f"{self.model_name} version {self.version}{label} deployed for {self.ds}\n"
-            f"{self.metric}={self.score:.4f} threshold={self.threshold:.4f}\n"
-            f"{previous}\n"
-            "deploy_status=success"
-        )
-
-
-def first_line(error: BaseException | str, secrets: Iterable[str] = ()) -> str:
-    """An error's first non-empty line (an exception as `Type: message`), redacted and cut short."""
-    if isinstance(error, BaseException):
-        message = str(error)
-        error = f"{type(error).__name__}: {message}" if message else type(error).__name__
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    line = redact(lines[0] if lines else "unknown error", secrets)
-    return line if len(line) <= _ERROR_CHARS else line[: _ERROR_CHARS - 3] + "..."
-
-
-@dataclass(frozen=True)
-class FailureAlert:
-    """What the team reads when a task fails: where, when, which try, and the error's first line."""
-
-    dag_id: str
-    task_id: str
-    logical_date: str | datetime | None
-    try_number: int | None
-    error: BaseException | str
-    log_url: str | None = None
-
-    def text(self, secrets: Iterable[str] = ()) -> str:
-        lines = [
-            f"FAILED: dag={self.dag_id} task={self.task_id}",
-            f"logical_date={self.logical_date} try={self.try_number}",
-            f"error: {first_line(self.error, secrets)}",
-        ]
-        if self.log_url:
-            lines.append(f"log: {self.log_url}")
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class ManualChangeMessage:
-    """What the team reads after `retrain promote` or `retrain rollback`."""
-
-    kind: Literal["promote", "rollback"]
-    model_name: str
-    version: str
-    previous_version: str | None
-    reason: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("promote", "rollback"):
-            raise ValueError(f"kind must be 'promote' or 'rollback', not {self.kind!r}")
-
-    def text(self) -> str:
-        previous = f"version {self.previous_version}" if self.previous_version else "none"
-        lines = [
-            f"{self.model_name}: manual {self.kind} to version {self.version} (previous champion: {previous})",
-            f"deploy_status={self.kind}",
-        ]
-        if self.reason:
-            lines.append(f"reason: {self.reason}")
-        return "\n".join(lines)
 
 
 # --- delivery ---------------------------------------------------------------------------------------
@@ -210,16 +123,21 @@ def _telegram_attempt(client: httpx.Client, url: str, payload: dict[str, Any]) -
 def _send_telegram(settings: Settings, text: str, **retry: Any) -> tuple[bool, int, str | None]:
     assert settings.telegram_token is not None
     url = f"{settings.telegram_api_url}/bot{settings.telegram_token.get_secret_value()}/sendMessage"
-    payload = {"chat_id": settings.telegram_chat, "text": text[:TELEGRAM_MAX_CHARS]}
+    payload = {"chat_id": settings.telegram_chat, "text": text}
     with httpx.Client(timeout=settings.notify_timeout) as client:
         return _with_retries(lambda: _telegram_attempt(client, url, payload), settings.notify_retries, **retry)
 
 
-def _send_apprise(settings: Settings, url: str, title: str, text: str, **retry: Any) -> tuple[bool, int, str | None]:
+def _apprise_app(url: str) -> Any:
+    """An apprise notifier holding the one plugin for `url`, or None when apprise does not accept the URL."""
     import apprise  # only paid for when an apprise URL is configured
 
     app = apprise.Apprise()
-    if not app.add(url):
+    return app if app.add(url) else None
+
+
+def _send_apprise(settings: Settings, app: Any, title: str, text: str, **retry: Any) -> tuple[bool, int, str | None]:
+    if app is None:
         return False, 0, "invalid or unsupported apprise URL"
 
     def attempt() -> _Outcome:
@@ -230,6 +148,12 @@ def _send_apprise(settings: Settings, url: str, title: str, text: str, **retry: 
         return _Outcome(False, problems[-1] if problems else f"apprise status {result.status.name}", retry=True)
 
     return _with_retries(attempt, settings.notify_retries, **retry)
+
+
+def _apprise_limit(app: Any) -> int | None:
+    """The body length the URL's apprise plugin accepts (`body_maxlen`), None when unknown."""
+    limit = getattr(app[0], "body_maxlen", None) if app else None
+    return limit if isinstance(limit, int) and limit > 0 else None
 
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,19}")
@@ -259,7 +183,7 @@ def _guarded(channel: str, secrets: list[str], deliver: Callable[[], tuple[bool,
 
 def send(
     settings: Settings,
-    text: str,
+    message: Message | str,
     *,
     title: str = "retrain",
     logger: Logger | None = None,
@@ -268,66 +192,56 @@ def send(
     backoff_base: float = BACKOFF_BASE,
     max_delay: float = MAX_DELAY,
 ) -> list[ChannelResult]:
-    """Send `text` to every configured channel and report each one; never raises for a channel.
+    """Send a message to every configured channel and report each one; never raises for a channel.
 
-    Channels: Telegram (when a token and chat are set), each apprise URL in `notify_urls`, or, with
-    none configured, the log (channel `"log"`). Each channel is tried `1 + notify_retries` times at
-    most, waiting `backoff_base * 2**n` seconds (or a 429's `retry_after`), never more than `max_delay`.
-    The message, redacted, is logged at INFO; a failed channel at WARNING. With `outbox`, one JSON line
-    (time, title, text, results) is appended to that file.
+    `message` is a message object (`DeployMessage`, `FailureAlert`, ...: its free text is shortened
+    first when a channel's limit is exceeded) or plain text (all of it free text). Channels: Telegram
+    (when a token and chat are set), each apprise URL in `notify_urls`, or, with none configured, the
+    log (channel `"log"`). Each channel is tried `1 + notify_retries` times at most, waiting
+    `backoff_base * 2**n` seconds (or a 429's `retry_after`), never more than `max_delay`. The full
+    message, redacted, is logged at INFO; a failed channel at WARNING. With `outbox`, one JSON line
+    (time, title, the text delivered, per-channel results) is appended to that file; an outbox that
+    cannot be written is logged, never raised.
     """
     log = logger or _LOG
     secrets = secret_values(settings)
-    text = redact(text, secrets)
+    lines: Lines = redact_lines(plain(message) if isinstance(message, str) else message.lines(), secrets)
+    full = render(lines)
     title = redact(title, secrets)
     retry: dict[str, Any] = {"sleep": sleep, "backoff_base": backoff_base, "max_delay": max_delay}
-    results: list[ChannelResult] = []
+    delivered: list[tuple[ChannelResult, str]] = []
     with redacting_loggers(secrets):
         if settings.telegram_token and settings.telegram_chat:
-            results.append(_guarded("telegram", secrets, lambda: _send_telegram(settings, text, **retry)))
+            text = render(lines, TELEGRAM_MAX_CHARS)
+            result = _guarded("telegram", secrets, lambda: _send_telegram(settings, text, **retry))
+            delivered.append((result, text))
         taken: set[str] = set()
         for secret_url in settings.notify_urls:
             url = secret_url.get_secret_value()
             channel = _apprise_channel(url, secrets, taken)
-            results.append(
-                _guarded(channel, secrets, lambda url=url: _send_apprise(settings, url, title, text, **retry))
+            try:
+                app = _apprise_app(url)
+            except Exception:  # an apprise that cannot even parse the URL is one failed channel
+                app = None
+            text = render(lines, _apprise_limit(app))
+            result = _guarded(
+                channel, secrets, lambda app=app, text=text: _send_apprise(settings, app, title, text, **retry)
             )
+            delivered.append((result, text))
 
-    log.info("notification (%s):\n%s", title, text)
-    if not results:
-        results.append(ChannelResult("log", ok=True, attempts=1))
+    log.info("notification (%s):\n%s", title, full)
+    if not delivered:
+        delivered.append((ChannelResult("log", ok=True, attempts=1), full))
         log.info("no notification channel configured (TG_TOKEN/TG_CHAT, RETRAIN_NOTIFY_URLS): logged only")
-    for result in results:
+    for result, text in delivered:
         if result.ok:
             log.info("notification sent via %s (%d attempt(s))", result.channel, result.attempts)
         else:
             log.warning(
                 "notification via %s failed after %d attempt(s): %s", result.channel, result.attempts, result.error
             )
+        if text != full:
+            log.warning("the message was shortened for %s: %d of %d characters", result.channel, len(text), len(full))
     if outbox is not None:
-        _record(Path(outbox), title, text, results, log)
-    return results
-
-
-def _record(outbox: Path, title: str, text: str, results: list[ChannelResult], log: Logger) -> None:
-    """Append the sent message as one JSON line; a full disk must not fail the task either."""
-    line = {
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "title": title,
-        "text": text,
-        "channels": [asdict(result) for result in results],
-    }
-    try:
-        outbox.parent.mkdir(parents=True, exist_ok=True)
-        with open(outbox, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(line, sort_keys=True) + "\n")
-    except OSError as exc:
-        log.warning("could not record the notification in %s: %s", outbox, exc)
-
-
-def read_outbox(outbox: Path) -> list[dict[str, Any]]:
-    """The messages recorded by `send`, oldest first (none when the file does not exist)."""
-    path = Path(outbox)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        record(Path(outbox), title, full, delivered, log)
+    return [result for result, _ in delivered]

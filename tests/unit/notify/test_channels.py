@@ -1,8 +1,7 @@
-"""Notifications: message content, delivery to a local Bot API stand-in and apprise, retries, no leaks."""
+"""Delivery to a local Bot API stand-in and apprise: retries, backoff, errors reported, no leaks."""
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 from collections.abc import Callable
@@ -11,14 +10,7 @@ from pathlib import Path
 import pytest
 from tests.helpers.telegram_server import Reply, TelegramServer, telegram_server  # noqa: F401
 
-from retrain.notify import (
-    ChannelResult,
-    DeployMessage,
-    FailureAlert,
-    ManualChangeMessage,
-    read_outbox,
-    send,
-)
+from retrain.notify import ChannelResult, send
 from retrain.settings import Settings, load_settings
 
 TOKEN = "987654321:AAF-secretTOKENvalue_0123456789abcd"
@@ -56,67 +48,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-# --- messages ---------------------------------------------------------------------------------------
-
-
-def test_deploy_message_text_exact() -> None:
-    message = DeployMessage(
-        model_name="churn",
-        version="7",
-        label="v2.1",
-        metric="roc_auc",
-        score=0.912345,
-        threshold=0.8,
-        previous_score=0.88,
-        previous_version="6",
-        ds="2025-12-08",
-    )
-    assert message.text() == (
-        "churn version 7 (label v2.1) deployed for 2025-12-08\n"
-        "roc_auc=0.9123 threshold=0.8000\n"
-        "previous champion: version 6 roc_auc=0.8800\n"
-        "deploy_status=success"
-    )
-
-
-def test_deploy_message_first_champion_without_label() -> None:
-    text = DeployMessage("churn", "1", None, "f1", 0.85, 0.8, None, None, "2025-12-01").text()
-    assert "churn version 1 deployed" in text
-    assert "label" not in text
-    assert "f1=0.8500" in text
-    assert "previous champion: none" in text
-    assert text.endswith("deploy_status=success")
-
-
-def test_failure_alert_uses_redacted_first_line() -> None:
-    alert = FailureAlert(
-        dag_id="retrain",
-        task_id="train_model",
-        logical_date="2025-12-08T00:00:00+00:00",
-        try_number=2,
-        error=ValueError(f"cannot reach https://x/bot{TOKEN}/getMe\nTraceback line 2"),
-        log_url="http://127.0.0.1:8080/log",
-    )
-    text = alert.text(secrets=[TOKEN])
-    assert text == (
-        "FAILED: dag=retrain task=train_model\n"
-        "logical_date=2025-12-08T00:00:00+00:00 try=2\n"
-        "error: ValueError: cannot reach https://x/bot***/getMe\n"
-        "log: http://127.0.0.1:8080/log"
-    )
-
-
-def test_manual_change_message() -> None:
-    text = ManualChangeMessage("rollback", "churn", "5", "6", reason="bad predictions").text()
-    assert text == (
-        "churn: manual rollback to version 5 (previous champion: version 6)\n"
-        "deploy_status=rollback\n"
-        "reason: bad predictions"
-    )
-    with pytest.raises(ValueError, match="promote"):
-        ManualChangeMessage("delete", "churn", "5", None)  # type: ignore[arg-type]
 
 
 # --- Telegram ---------------------------------------------------------------------------------------
@@ -269,7 +200,7 @@ def test_invalid_apprise_url_is_reported_not_raised(telegram_server: TelegramSer
     assert "TOKENabc123456" not in repr(results)
 
 
-# --- no channel, outbox -----------------------------------------------------------------------------
+# --- no channel ------------------------------------------------------------------------------------
 
 
 def test_no_channel_logs_the_message(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
@@ -279,20 +210,3 @@ def test_no_channel_logs_the_message(settings: Settings, caplog: pytest.LogCaptu
 
     assert results == [ChannelResult("log", ok=True, attempts=1, error=None)]
     assert "model deployed\ndeploy_status=success" in caplog.text
-
-
-def test_outbox_records_each_message(telegram_server: TelegramServer, make_settings, tmp_path: Path) -> None:  # noqa: F811
-    telegram_server.respond(401)
-    settings = make_settings(**telegram_env(telegram_server.url))
-    outbox = tmp_path / "sub" / "outbox.jsonl"
-
-    send(settings, "first", outbox=outbox, sleep=Sleeps())
-    send(settings, "second", outbox=outbox, sleep=Sleeps())
-
-    lines = [json.loads(line) for line in outbox.read_text().splitlines()]
-    assert [line["text"] for line in lines] == ["first", "second"]
-    failed = {"channel": "telegram", "ok": False, "attempts": 1, "error": "HTTP 401: scripted error 401"}
-    assert lines[0]["channels"] == [failed]
-    assert lines[1]["channels"][0]["ok"] is True
-    assert read_outbox(outbox) == lines
-    assert TOKEN not in outbox.read_text()
