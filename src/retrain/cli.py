@@ -19,7 +19,43 @@ from retrain.settings import Settings, SettingsError, load_settings
 
 DEMO_MIN_IMPROVEMENT = "0.01"
 
-app = typer.Typer(
+class _RedactedErrors(typer.Typer):
+    """The app with one last handler: an unexpected error prints one redacted `error:` line, exit 1.
+
+    A traceback can quote a URL with its password (MLflow's "API request to http://user:pw@host
+    failed"); the redacted traceback goes to `RETRAIN_HOME/logs/cli-error.log` instead of the terminal.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:  # SystemExit (typer.Exit, click's exits) is not an Exception: it passes
+            import traceback
+
+            from rich.markup import escape
+
+            from retrain.notify import first_line
+            from retrain.secrets import redact, secret_values
+
+            try:
+                settings: Settings | None = load_settings()
+                secrets = secret_values(settings)
+            except Exception:  # the settings themselves may be what failed: mask URL passwords only
+                settings, secrets = None, []
+            where = ""
+            if settings is not None:
+                log_path = settings.home / "logs" / "cli-error.log"
+                try:
+                    log_path.parent.mkdir(parents=True, exist_ok=True)
+                    log_path.write_text(redact(traceback.format_exc(), secrets), encoding="utf-8")
+                    where = f" (traceback in {log_path})"
+                except OSError:
+                    pass
+            err.print(f"[red]error:[/red] {escape(first_line(exc, secrets) + where)}", highlight=False, soft_wrap=True)
+            raise SystemExit(1) from None
+
+
+app = _RedactedErrors(
     help="Automated, gated ML retraining and batch scoring on Airflow 3 and MLflow 3.",
     no_args_is_help=True,
     add_completion=False,

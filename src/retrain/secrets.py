@@ -1,9 +1,12 @@
 """Keep secrets out of logs, exceptions, XComs and messages.
 
 `secret_values` lists every secret the settings hold (the Telegram token, the apprise URLs and the
-token-like parts of them, the password of the MLflow tracking URI); `redact` replaces them, in plain
-and URL-encoded form, with `***`. `redacting_loggers` does the same for third-party loggers for the
-duration of a block: httpx logs every request URL at INFO, and the Telegram token is part of that URL.
+token-like parts of them, the credentials in every other URL setting: the MLflow tracking URI, the
+Telegram API URL); `redact` replaces them, in plain and URL-encoded form, with `***`, and masks the
+password of any `scheme://user:password@host` URL in the text even when it is not a known secret.
+`mask_url` shows a URL setting with its credentials masked (what `retrain settings` prints).
+`redacting_loggers` does the same for third-party loggers for the duration of a block: httpx logs
+every request URL at INFO, and the Telegram token is part of that URL.
 """
 
 from __future__ import annotations
@@ -29,8 +32,17 @@ def _forms(secret: str) -> set[str]:
     return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), unquote(secret)}
 
 
+# The password of a URL's userinfo, `scheme://user:PASSWORD@`, wherever it appears in a text.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:)(?P<password>[^\s/@]+)@")
+
+
+def mask_url_passwords(text: str) -> str:
+    """Mask the password of every `scheme://user:password@host` URL in `text` (known secret or not)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", text)
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in `text` (and its URL-encoded forms) with `***`.
+    """Replace every secret in `text` (and its URL-encoded forms) with `***`, and every URL password.
 
     Longer secrets are replaced first, so a URL is masked whole before the password inside it.
     Empty secrets are ignored.
@@ -38,7 +50,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     forms = {form for secret in secrets if secret for form in _forms(secret) if form}
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, MASK)
-    return text
+    return mask_url_passwords(text)
 
 
 def _token_like(part: str) -> bool:
@@ -69,22 +81,58 @@ def url_secrets(url: str) -> list[str]:
     return found
 
 
+def url_credentials(url: str) -> list[str]:
+    """The credentials in a service URL (not a secret as a whole): its password and secret-named query values."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password] if parts.password else []
+    except ValueError:  # a bad port: fall back to the generic userinfo pattern
+        match = _URL_PASSWORD.search(url)
+        return [match["password"]] if match else []
+    found += [v for k, v in parse_qsl(parts.query) if v and _SECRET_KEYS.search(k)]
+    return found
+
+
+def mask_url(url: str) -> str:
+    """A URL setting as it may be printed: `https://user:***@host/path?token=***`."""
+    return redact(url, url_credentials(url))
+
+
 def secret_values(settings: Settings) -> list[str]:
-    """Every secret held by the settings, for `redact`."""
+    """Every secret held by the settings, for `redact` (and Airflow's secrets masker)."""
     found: list[str] = []
     if settings.telegram_token:
         found.append(settings.telegram_token.get_secret_value())
     for url in settings.notify_urls:
         found += url_secrets(url.get_secret_value())
-    uri = settings.mlflow_tracking_uri_override
-    if uri:
-        try:
-            password = urlsplit(uri).password
-        except ValueError:
-            password = None
-        if password:
-            found.append(password)
+    for uri in (settings.mlflow_tracking_uri_override, settings.telegram_api_url):
+        if uri:
+            found += url_credentials(uri)
     return list(dict.fromkeys(s for s in found if s))
+
+
+def redact_exception(exc: BaseException, secrets: Iterable[str]) -> BaseException:
+    """Mask secrets in an exception and its whole `__cause__`/`__context__` chain, in place; returns `exc`.
+
+    Rewrites each exception's string `args` (what `str(exc)` and a traceback print) and a string
+    `message` attribute (MLflow's). An exception whose attributes cannot be set is left as it is.
+    """
+    secrets = list(secrets)
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        try:
+            current.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in current.args)
+            if isinstance(getattr(current, "message", None), str):
+                current.message = redact(current.message, secrets)  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            pass
+        pending += [current.__cause__, current.__context__]
+    return exc
 
 
 class RedactingFilter(logging.Filter):
@@ -95,11 +143,13 @@ class RedactingFilter(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            masked = redact(message, self.secrets)
-            if masked != message:
-                record.msg, record.args = masked, None
+        message = record.getMessage()
+        masked = redact(message, self.secrets)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[1] is not None:
+            redact_exception(record.exc_info[1], self.secrets)
+            record.exc_text = None  # a cached formatted traceback would still hold the secret
         return True
 
 

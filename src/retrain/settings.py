@@ -186,10 +186,13 @@ class Settings(BaseSettings):
     def public_dict(self) -> dict[str, Any]:
         """Settings safe to print or log: secrets are masked, never the values."""
         data = self.model_dump(mode="json")
+        from retrain.secrets import mask_url
+
         data["telegram_token"] = "**********" if self.telegram_token else None
         data["notify_urls"] = ["**********" for _ in self.notify_urls]
-        if self.mlflow_tracking_uri_override and "@" in self.mlflow_tracking_uri_override:
-            data["mlflow_tracking_uri_override"] = "**********"
+        for name in ("mlflow_tracking_uri_override", "telegram_api_url"):  # every other URL setting
+            if data[name]:
+                data[name] = mask_url(data[name])
         return data
 
 
@@ -216,6 +219,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
     Unknown `RETRAIN_*` variables are refused too: a typo must not silently fall back to a default.
     """
+    from retrain.secrets import mask_url
+
     env = dict(os.environ if environ is None else environ)
     known = _known_env_names()
     unknown = sorted(k for k in env if k.startswith("RETRAIN_") and k not in known)
@@ -242,7 +247,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             if field_name:
                 for alias in _describe(field_name).split(" / "):
                     if alias in values:
-                        shown = "**********" if "TOKEN" in alias or "URLS" in alias else values[alias]
+                        shown = "**********" if "TOKEN" in alias or "URLS" in alias else mask_url(values[alias])
                         given = f"={shown!r}"
                         break
             lines.append(f"{where}{given}: {error['msg']}")

@@ -22,8 +22,34 @@ TRIGGERS = ("schedule", "drift", "manual")
 
 
 def settings_and_layout() -> tuple[Settings, Layout]:
-    settings = load_settings()
+    """The settings (their secrets registered with Airflow's masker) and the data layout."""
+    settings = mask_secrets(load_settings())
     return settings, Layout(settings.data_dir)
+
+
+def mask_secrets(settings: Settings) -> Settings:
+    """Register every secret of the settings with Airflow's secrets masker; returns `settings`.
+
+    Task logs and the tracebacks Airflow logs then show `***` (a URL setting's password, quoted by
+    MLflow in "API request to http://user:pw@host failed", included). `mask_secret` also tells the
+    supervisor process when there is one.
+    """
+    from airflow.sdk.log import mask_secret
+
+    from retrain.secrets import secret_values
+
+    for secret in secret_values(settings):
+        mask_secret(secret)
+        _MASKED.add(secret)
+    return settings
+
+
+_MASKED: set[str] = set()  # every secret registered in this process (for `runner`'s in-process masking)
+
+
+def masked_secrets() -> list[str]:
+    """Every secret `mask_secrets` registered in this process."""
+    return list(_MASKED)
 
 
 def trigger_of(dag_run: Any) -> str:

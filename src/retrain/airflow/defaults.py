@@ -20,7 +20,9 @@ def default_args() -> dict[str, Any]:
     `on_failure_callback` fires only after the last try (retries go to `on_retry_callback`, which we
     leave unset), so a flaky task that recovers alerts nobody and a failed one alerts exactly once.
     """
-    settings = load_settings()
+    from retrain.airflow.context import mask_secrets
+
+    settings = mask_secrets(load_settings())  # parsing the DAG is the first thing a task process does
     return {
         "owner": "retrain",
         "retries": settings.task_retries,

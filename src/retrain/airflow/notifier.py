@@ -30,5 +30,7 @@ class FailureAlertNotifier(BaseNotifier):
             error=error if error is not None else "unknown error",
             log_url=getattr(ti, "log_url", None),
         )
-        settings = load_settings()
+        from retrain.airflow.context import mask_secrets
+
+        settings = mask_secrets(load_settings())
         send(settings, alert, logger=log, outbox=settings.outbox_path)

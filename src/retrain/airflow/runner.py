@@ -51,11 +51,52 @@ def ensure_database(airflow_home: Path) -> None:
     marker.touch()
 
 
+def redact_console_logs() -> None:
+    """Mask secrets in what `dag.test()` prints: task logs and the tracebacks of failed tasks.
+
+    A deployed task sends its logs to a supervisor that applies Airflow's secrets masker (fed by
+    `context.mask_secrets`); `dag.test()` runs tasks in this process and prints them itself, unmasked,
+    so the same secrets (and any URL password) are masked here, in structlog's chain and in stdlib's
+    handlers. Idempotent.
+    """
+    import logging
+    import sys
+
+    import structlog
+
+    from retrain.airflow.context import masked_secrets
+    from retrain.secrets import RedactingFilter, redact, redact_exception
+
+    def redact_event(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        secrets = masked_secrets()
+        exc_info = event.get("exc_info")
+        if isinstance(exc_info, BaseException):
+            redact_exception(exc_info, secrets)
+        elif isinstance(exc_info, tuple) and len(exc_info) == 3 and exc_info[1] is not None:
+            redact_exception(exc_info[1], secrets)
+        elif exc_info and sys.exc_info()[1] is not None:
+            redact_exception(sys.exc_info()[1], secrets)  # type: ignore[arg-type]
+        return {k: redact(v, secrets) if isinstance(v, str) else v for k, v in event.items()}
+
+    class LiveRedactingFilter(RedactingFilter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            self.secrets = masked_secrets()
+            return super().filter(record)
+
+    processors = structlog.get_config()["processors"]
+    if not any(getattr(p, "__name__", "") == "redact_event" for p in processors):
+        processors.insert(max(0, len(processors) - 1), redact_event)  # before the renderer
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(LiveRedactingFilter(()))
+
+
 class DagRunner:
     """Parses the project's DAGs once and runs them for given dates."""
 
     def __init__(self, dags_folder: Path, airflow_home: Path) -> None:
         ensure_database(airflow_home)
+        redact_console_logs()
         self.bag = DagBag(dag_folder=str(dags_folder))
         if self.bag.import_errors:
             problems = "\n".join(
