@@ -6,7 +6,17 @@ import logging
 
 import pytest
 
-from retrain.secrets import MASK, redact, redacting_loggers, secret_values, url_secrets
+from retrain.secrets import (
+    MASK,
+    RedactingFilter,
+    mask_url,
+    redact,
+    redact_exception,
+    redacting_loggers,
+    secret_values,
+    url_credentials,
+    url_secrets,
+)
 from retrain.settings import Settings, load_settings
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -91,3 +101,81 @@ def test_redacting_loggers_masks_third_party_records(caplog: pytest.LogCaptureFi
     assert TOKEN not in caplog.text
     assert f"bot{MASK}/sendMessage" in caplog.text
     assert not logging.getLogger("httpx").filters
+
+
+# --- URL settings and exceptions (issue 13 item 3) -------------------------------------------------
+
+
+def test_any_url_password_is_masked_even_when_not_a_known_secret() -> None:
+    text = "API request to http://bob:pw-9@127.0.0.1:1/api failed; postgresql+psycopg2://u:p%40ss@db:5432/x"
+
+    assert (
+        redact(text, [])
+        == "API request to http://bob:***@127.0.0.1:1/api failed; postgresql+psycopg2://u:***@db:5432/x"
+    )
+    assert redact("http://host:8080/path and a@b.c", []) == "http://host:8080/path and a@b.c"  # a port, an email
+
+
+def test_mask_url_keeps_the_structure_and_hides_the_credentials() -> None:
+    assert mask_url("https://alerts:Pw123456@tg.example.com/") == "https://alerts:***@tg.example.com/"
+    assert mask_url("https://host/x?token=abc123&chat=7") == "https://host/x?token=***&chat=7"
+    assert mask_url("https://api.telegram.org") == "https://api.telegram.org"
+    assert url_credentials("http://host:notaport/") == []
+    assert url_credentials("http://u:secretpw@host:notaport/") == ["secretpw"]
+
+
+def test_secret_values_include_the_credentials_of_every_url_setting(retrain_env: dict[str, str]) -> None:
+    settings = load_settings(
+        {
+            **retrain_env,
+            "TG_API_URL": "http://alerts:TgPw-111@127.0.0.1:9",
+            "MLFLOW_TRACKING_URI": "http://mlflow:MlPw-222@127.0.0.1:1/",
+        }
+    )
+
+    assert {"TgPw-111", "MlPw-222"} <= set(secret_values(settings))
+    shown = str(settings.public_dict())
+    assert "TgPw-111" not in shown and "MlPw-222" not in shown
+    assert "http://alerts:***@127.0.0.1:9" in shown and "http://mlflow:***@127.0.0.1:1/" in shown
+
+
+def test_a_bad_url_setting_is_refused_without_echoing_its_password(retrain_env: dict[str, str]) -> None:
+    from retrain.settings import SettingsError
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**retrain_env, "TG_API_URL": "ftp://alerts:TgPw-333@host/"})
+
+    assert "TgPw-333" not in str(caught.value) and "ftp://alerts:***@host/" in str(caught.value)
+
+
+def test_redact_exception_masks_the_whole_chain_in_place() -> None:
+    class WithMessage(Exception):
+        def __init__(self, message: str) -> None:
+            super().__init__(message)
+            self.message = message
+
+    try:
+        try:
+            raise ConnectionError("cannot reach http://u:inner-pw@host/", 3)
+        except ConnectionError as inner:
+            raise WithMessage(f"outer {TOKEN}") from inner
+    except WithMessage as exc:
+        caught = exc
+
+    assert redact_exception(caught, [TOKEN]) is caught
+    assert caught.args == ("outer ***",) and caught.message == "outer ***"
+    assert caught.__cause__ is not None and caught.__cause__.args == ("cannot reach http://u:***@host/", 3)
+
+
+def test_redacting_filter_masks_a_logged_traceback() -> None:
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed: %s", ("http://u:pw-777@h/",), None)
+    try:
+        raise RuntimeError(record.args[0] + " down")  # type: ignore[index]
+    except RuntimeError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+
+    RedactingFilter([]).filter(record)
+
+    assert logging.Formatter().format(record).count("pw-777") == 0
