@@ -19,6 +19,7 @@ from retrain.settings import Settings, SettingsError, load_settings
 
 DEMO_MIN_IMPROVEMENT = "0.01"
 
+
 class _RedactedErrors(typer.Typer):
     """The app with one last handler: an unexpected error prints one redacted `error:` line, exit 1.
 
