@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrain.io import append_jsonl, read_jsonl
-from retrain.notify.messages import Message, message_key, render
+from retrain.notify.messages import Message, message_key, plain, render
 
 if TYPE_CHECKING:
     from retrain.notify.channels import ChannelResult
@@ -67,8 +67,6 @@ def already_sent(outbox: Path, message: Message | str) -> bool:
     Compares the message's `key` (older lines without one: their `text`) with the full message text.
     Secrets are not redacted here, so a message holding a secret is never found: it is sent again.
     """
-    from retrain.notify.messages import plain
-
     full = render(plain(message) if isinstance(message, str) else message.lines())
     key = message_key(full)
     for item in read_outbox(outbox):
