@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     task_retries: int = Field(2, ge=0, le=20, validation_alias=_env("RETRAIN_TASK_RETRIES"))
 
     mlflow_tracking_uri_override: str | None = Field(None, validation_alias=_env("MLFLOW_TRACKING_URI"))
+    lock_url: str | None = Field(None, validation_alias=_env("RETRAIN_LOCK_URL"))
+    allow_unverified_models: bool = Field(False, validation_alias=_env("RETRAIN_ALLOW_UNVERIFIED_MODELS"))
     airflow_port: int = Field(8080, ge=1, le=65535, validation_alias=_env("RETRAIN_AIRFLOW_PORT"))
     mlflow_port: int = Field(5000, ge=1, le=65535, validation_alias=_env("RETRAIN_MLFLOW_PORT"))
 
@@ -136,6 +138,14 @@ class Settings(BaseSettings):
                 "must be an import path of a classifier class such as sklearn.linear_model.LogisticRegression"
             )
         return value
+
+    @field_validator("lock_url")
+    @classmethod
+    def _check_lock_url(cls, value: str | None) -> str | None:
+        """The promotion lock is a PostgreSQL advisory lock (see retrain.registry.locks)."""
+        if value and not value.startswith(("postgresql://", "postgresql+", "postgres://")):
+            raise ValueError("must be a PostgreSQL URL such as postgresql://user@host:5432/mlflow")
+        return value or None
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -190,6 +200,8 @@ class Settings(BaseSettings):
         data["notify_urls"] = ["**********" for _ in self.notify_urls]
         if self.mlflow_tracking_uri_override and "@" in self.mlflow_tracking_uri_override:
             data["mlflow_tracking_uri_override"] = "**********"
+        if self.lock_url and "@" in self.lock_url:
+            data["lock_url"] = "**********"
         return data
 
 
@@ -242,7 +254,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             if field_name:
                 for alias in _describe(field_name).split(" / "):
                     if alias in values:
-                        shown = "**********" if "TOKEN" in alias or "URLS" in alias else values[alias]
+                        shown = (
+                            "**********"
+                            if "TOKEN" in alias or "URLS" in alias or "LOCK_URL" in alias
+                            else values[alias]
+                        )
                         given = f"={shown!r}"
                         break
             lines.append(f"{where}{given}: {error['msg']}")
