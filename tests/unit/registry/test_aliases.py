@@ -104,3 +104,28 @@ def test_rollback_walks_back(registry: Registry, logreg: Any, data: Any, new_ver
     # an explicit target is allowed, and every version is still there
     assert registry.rollback(to="3", reason="it was fine") == ("1", "3")
     assert [v["version"] for v in registry.versions()] == ["1", "2", "3"]
+
+
+def test_pin_resolves_aliases_once(registry: Registry, store: Any, logreg: Any, data: Any, new_version: Any) -> None:
+    # given champion v1 and a second version
+    X, _ = data
+    v1, v2 = (new_version(logreg, X, ds) for ds in ("2025-12-01", "2025-12-08"))
+    registry.promote(v1, expected_current=None, reason="a")
+    name = registry.model_name
+    # when an alias URI is pinned, then the alias moves
+    pinned = registry.pin(f"models:/{name}@champion")
+    registry.promote(v2, expected_current=v1, reason="b")
+    # then the pin still names version 1, as a concrete URI and version
+    assert (pinned.uri, pinned.version) == (f"models:/{name}/1", "1")
+    assert registry.pin(f"models:/{name}@champion").version == "2"
+    assert registry.pin(f"models:/{name}/latest").uri == f"models:/{name}/2"
+    assert registry.pin(f"models:/{name}/1").version == "1"
+    # URIs outside this registry's model are pinned to themselves and written whole
+    assert registry.pin("runs:/abc/model").version == "runs:/abc/model"
+    other = Registry(store["tracking_uri"], "other-" + name, store["artifact_root"])
+    assert other.pin(f"models:/{name}@champion").version == f"models:/{name}/2"
+    # an alias or version that does not exist is an error naming it
+    with pytest.raises(RegistryError, match="has no alias 'staging'"):
+        registry.pin(f"models:/{name}@staging")
+    with pytest.raises(RegistryError, match="has no version '9'"):
+        registry.pin(f"models:/{name}/9")
