@@ -45,6 +45,18 @@ def lock_key(model_name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def _with_driver(url: str) -> str:
+    """`url` with an installed driver: a bare `postgresql://` means psycopg 3 to SQLAlchemy 2.1, and
+    this project installs psycopg2 (as MLflow's server and Airflow use it)."""
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        import importlib.util
+
+        driver = "psycopg" if importlib.util.find_spec("psycopg") else "psycopg2"
+        return f"postgresql+{driver}{sep}{rest}"
+    return url
+
+
 @contextlib.contextmanager
 def advisory_lock(url: str, key: int, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     """Hold PostgreSQL's session-level advisory lock `key` in the database `url` for the block.
@@ -59,9 +71,7 @@ def advisory_lock(url: str, key: int, timeout_s: float = LOCK_TIMEOUT_S) -> Iter
     import sqlalchemy
     from sqlalchemy.pool import NullPool
 
-    if url.startswith("postgres://"):  # Heroku-style spelling; SQLAlchemy 2 wants postgresql://
-        url = "postgresql://" + url[len("postgres://") :]
-    engine = sqlalchemy.create_engine(url, poolclass=NullPool)  # one session, closed with the block
+    engine = sqlalchemy.create_engine(_with_driver(url), poolclass=NullPool)  # one session, closed with the block
     try:
         with engine.connect() as connection:
             deadline = time.monotonic() + timeout_s
