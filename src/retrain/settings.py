@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Metric = Literal["roc_auc", "accuracy", "f1", "precision", "recall", "balanced_accuracy", "average_precision"]
 IsolationMode = Literal["inprocess", "virtualenv", "docker"]
+POSTGRES_URL_SCHEMES = ("postgresql://", "postgresql+", "postgres://")
+"""How a PostgreSQL database URL starts (any SQLAlchemy driver): what `RETRAIN_LOCK_URL` accepts."""
 
 
 class SettingsError(ValueError):
@@ -143,7 +145,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_lock_url(cls, value: str | None) -> str | None:
         """The promotion lock is a PostgreSQL advisory lock (see retrain.registry.locks)."""
-        if value and not value.startswith(("postgresql://", "postgresql+", "postgres://")):
+        if value and not value.startswith(POSTGRES_URL_SCHEMES):
             raise ValueError("must be a PostgreSQL URL such as postgresql://user@host:5432/mlflow")
         return value or None
 

@@ -26,17 +26,17 @@ from pathlib import Path
 
 from retrain.records.ledger import file_lock
 from retrain.registry.refs import RegistryError
+from retrain.settings import POSTGRES_URL_SCHEMES
 
 log = logging.getLogger(__name__)
 
-POSTGRES_SCHEMES = ("postgresql://", "postgresql+", "postgres://")
 LOCK_TIMEOUT_S = 300.0
 """How long a promotion waits for another one holding the lock before giving up (seconds)."""
 
 
 def is_postgres_url(url: str | None) -> bool:
     """Whether `url` is a PostgreSQL database URL (any SQLAlchemy driver)."""
-    return bool(url) and str(url).startswith(POSTGRES_SCHEMES)
+    return bool(url) and str(url).startswith(POSTGRES_URL_SCHEMES)
 
 
 def lock_key(model_name: str) -> int:
