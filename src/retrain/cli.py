@@ -238,12 +238,18 @@ def predict(
     ],
     output_path: Annotated[Path, typer.Option("--output", help="predictions file (.csv or .parquet)")],
     model: Annotated[
-        str | None, typer.Option(help="model URI (models:/name/3, runs:/id/model); default: the champion")
+        str | None,
+        typer.Option(
+            help="model URI (models:/name/3, models:/name@alias, runs:/id/model, a folder); default: champion"
+        ),
     ] = None,
     batch_rows: Annotated[
         int | None, typer.Option(min=1, help="rows per batch (bounds memory); default RETRAIN_BATCH_ROWS")
     ] = None,
     backend: Annotated[str, typer.Option(help="auto, sklearn or onnx (checked against sklearn first)")] = "auto",
+    allow_unverified: Annotated[
+        bool, typer.Option(help="load a model with no recorded SHA-256 (its types are still checked)")
+    ] = False,
 ) -> None:
     """Score any CSV or Parquet file with the champion (or --model), streaming in bounded memory."""
     settings = _settings()
@@ -258,6 +264,7 @@ def predict(
     from retrain.scoring.engine import ScoringInputError, score_file
 
     registry = _registry(settings)
+    version: str | None = None
     if model is None:
         champion = registry.champion()
         if champion is None:
@@ -267,10 +274,11 @@ def predict(
             )
             raise typer.Exit(2)
         model, version = champion.uri, champion.version
-    else:
-        version = model.rsplit("/", 1)[-1] if model.startswith(f"models:/{settings.model_name}/") else model
     try:
-        estimator = registry.load_model(model)
+        if version is None:
+            pinned = registry.pin(model)  # an alias is resolved once, to the version it names now
+            model, version = pinned.uri, pinned.version
+        estimator = registry.load_model(model, allow_unverified=allow_unverified or None)
     except (RegistryError, OSError, ValueError) as exc:
         err.print(f"[red]error:[/red] cannot load model {model}: {exc}")
         raise typer.Exit(2) from None

@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Metric = Literal["roc_auc", "accuracy", "f1", "precision", "recall", "balanced_accuracy", "average_precision"]
 IsolationMode = Literal["inprocess", "virtualenv", "docker"]
+POSTGRES_URL_SCHEMES = ("postgresql://", "postgresql+", "postgres://")
+"""How a PostgreSQL database URL starts (any SQLAlchemy driver): what `RETRAIN_LOCK_URL` accepts."""
 
 
 class SettingsError(ValueError):
@@ -99,6 +101,8 @@ class Settings(BaseSettings):
     task_retries: int = Field(2, ge=0, le=20, validation_alias=_env("RETRAIN_TASK_RETRIES"))
 
     mlflow_tracking_uri_override: str | None = Field(None, validation_alias=_env("MLFLOW_TRACKING_URI"))
+    lock_url: str | None = Field(None, validation_alias=_env("RETRAIN_LOCK_URL"))
+    allow_unverified_models: bool = Field(False, validation_alias=_env("RETRAIN_ALLOW_UNVERIFIED_MODELS"))
     airflow_port: int = Field(8080, ge=1, le=65535, validation_alias=_env("RETRAIN_AIRFLOW_PORT"))
     mlflow_port: int = Field(5000, ge=1, le=65535, validation_alias=_env("RETRAIN_MLFLOW_PORT"))
 
@@ -136,6 +140,14 @@ class Settings(BaseSettings):
                 "must be an import path of a classifier class such as sklearn.linear_model.LogisticRegression"
             )
         return value
+
+    @field_validator("lock_url")
+    @classmethod
+    def _check_lock_url(cls, value: str | None) -> str | None:
+        """The promotion lock is a PostgreSQL advisory lock (see retrain.registry.locks)."""
+        if value and not value.startswith(POSTGRES_URL_SCHEMES):
+            raise ValueError("must be a PostgreSQL URL such as postgresql://user@host:5432/mlflow")
+        return value or None
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -190,7 +202,7 @@ class Settings(BaseSettings):
 
         data["telegram_token"] = "**********" if self.telegram_token else None
         data["notify_urls"] = ["**********" for _ in self.notify_urls]
-        for name in ("mlflow_tracking_uri_override", "telegram_api_url"):  # every other URL setting
+        for name in ("mlflow_tracking_uri_override", "telegram_api_url", "lock_url"):  # every other URL setting
             if data[name]:
                 data[name] = mask_url(data[name])
         return data

@@ -110,16 +110,6 @@ class DayPredictions(Payload):
     model_version: str | None
 
 
-def _version_of(model_uri: str, model_name: str) -> str:
-    """The registry version in `models:/{model_name}/N`, else the URI itself.
-
-    The same parsing lives in `retrain.cli.predict`; the registry package is to own one function for it
-    (and resolve aliases to versions, issue 13 item 8): swap this body for that call.
-    """
-    prefix = f"models:/{model_name}/"
-    return model_uri.rsplit("/", 1)[-1] if model_uri.startswith(prefix) else model_uri
-
-
 def check_day(layout: Layout, ds: str, columns: Sequence[str], batch_rows: int) -> int:
     """Stream the whole day once with the model's columns before any batch is scored; its row count.
 
@@ -194,7 +184,8 @@ class PredictJob:
         """
         if model_uri:
             log.info("scoring with %s (given explicitly)", model_uri)
-            return PinnedModel(model_uri, _version_of(model_uri, self.settings.model_name), "variable")
+            pinned = self.registry.pin(model_uri)  # an alias is resolved once: every batch loads this version
+            return PinnedModel(pinned.uri, pinned.version, "variable")
         champion = self.registry.champion()
         if champion is None:
             raise NoChampionError(

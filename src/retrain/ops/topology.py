@@ -537,6 +537,7 @@ class LocalTopology:
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "RETRAIN_HOME": str(self.retrain_home),
                 "MLFLOW_TRACKING_URI": self.mlflow_url,
+                "RETRAIN_LOCK_URL": sqlalchemy_url(self.pg_dsn, self.mlflow_db),  # promotions lock across hosts
                 **self.retrain_env,
             }
         )
