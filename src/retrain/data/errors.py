@@ -1,16 +1,26 @@
-"""The one error the data stage raises for bad input, kept free of heavy imports so anyone can catch it."""
+"""The one error every reader of data files raises for bad input, free of heavy imports so anyone can catch it.
+
+Landing (`retrain.data`), validation and the streaming scorer (`retrain.scoring.readers`) all raise
+`BadDataError` (the scorer's `ScoringInputError` is a subclass), built with `BadDataError.at`, so every
+message reads the same way: `{file} [column 'c', row r (line l of the file)]: {problem}. Fix: {fix}`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+QUOTE_CHARS = 40
+"""At most this many characters of a cell value are quoted in a message: enough to recognise it,
+never a whole line of a file that turned out to be something else."""
 
-class DataValidationError(ValueError):
+
+class BadDataError(ValueError):
     """A data file is unusable; the message names the file, the column, the first bad row and a fix.
 
-    Attributes `path`, `column` and `row` (0-based data row, header excluded) carry the same facts for
-    code that wants them, e.g. to quarantine the day. The constructor takes only the message so that the
-    error survives pickling across process boundaries (Airflow workers, multiprocessing).
+    Retrying cannot help (the file is what it is): the caller fails at once and sets the day aside.
+    Attributes `path`, `column`, `row` (0-based data row, header excluded) and `fix` carry the same
+    facts for code that wants them, e.g. to quarantine the day. The constructor takes only the message
+    so that the error survives pickling across process boundaries (Airflow workers, multiprocessing).
     """
 
     def __init__(self, message: str) -> None:
@@ -18,6 +28,7 @@ class DataValidationError(ValueError):
         self.path: Path | None = None
         self.column: str | None = None
         self.row: int | None = None
+        self.fix: str | None = None
 
     @classmethod
     def at(
@@ -28,20 +39,32 @@ class DataValidationError(ValueError):
         fix: str,
         column: str | None = None,
         row: int | None = None,
-    ) -> DataValidationError:
+    ) -> BadDataError:
         """Build the error from its parts, so every message reads the same way.
 
-        Rows are counted from 0 over data rows; the file line (header = line 1) is added because that is
-        what an editor shows.
+        Rows are counted from 0 over data rows; for a CSV the file line (header = line 1) is added,
+        because that is what an editor shows (it is exact unless a quoted value spans lines).
         """
         where = []
         if column is not None:
             where.append(f"column {column!r}")
         if row is not None:
-            where.append(f"row {row} (line {row + 2} of the file)")
+            line = f" (line {row + 2} of the file)" if Path(path).suffix.lower() == ".csv" else ""
+            where.append(f"row {row}{line}")
         location = f"{path}" + (f" [{', '.join(where)}]" if where else "")
         error = cls(f"{location}: {problem}. Fix: {fix}")
         error.path = Path(path)
         error.column = column
         error.row = row
+        error.fix = fix
         return error
+
+
+DataValidationError = BadDataError
+"""The former name, kept so that existing callers and `except DataValidationError` keep working."""
+
+
+def shown(value: object) -> str:
+    """`value` quoted for a message, cut to `QUOTE_CHARS` characters (a cell can be megabytes long)."""
+    text = str(value)
+    return repr(text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "...")

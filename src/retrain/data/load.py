@@ -3,18 +3,24 @@
 The source folder is laid out like raw/: `{source}/{ds}/data.csv` and `{source}/{ds}/target.csv`.
 A day is validated completely before a single byte reaches raw/, so raw/ only ever holds days that
 the rest of the system can read. A day that is absent raises `FileNotFoundError` (it may still arrive:
-wait and retry); a day that is present but bad raises `DataValidationError` (retrying will not help:
+wait and retry); a day that is present but bad raises `BadDataError` (retrying will not help:
 quarantine it and tell someone).
+
+Only regular files inside the source folder are read: a day folder or a file that is a symbolic link,
+that resolves outside the source folder, or that is not a regular file (a FIFO, a device) is bad data,
+refused before a byte of it is read, and never copied anywhere (not to raw/, not to quarantine/).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
 from retrain.data import TARGET
-from retrain.data.errors import DataValidationError
+from retrain.data.errors import BadDataError, DataValidationError
 from retrain.data.validate import validate_day
 from retrain.io import atomic_path, write_text
 from retrain.layout import Layout, check_ds
@@ -22,16 +28,81 @@ from retrain.layout import Layout, check_ds
 _LAYOUT_HINT = "RETRAIN_SOURCE must hold one folder per day: {source}/YYYY-MM-DD/data.csv and .../target.csv"
 
 
+_UNSAFE_FIX = (
+    "put the day's files themselves (regular files, not links) in {source}/YYYY-MM-DD/; "
+    "retrain reads nothing outside RETRAIN_SOURCE"
+)
+
+_COPY_FIX = "deliver the day's files as regular files, and do not replace them while the day lands"
+
+
+def data_has_landed(layout: Layout, ds: str, *, labels: bool = False) -> bool:
+    """Whether day `ds` is in raw/: its features (what scoring and monitoring need), and with
+    `labels=True` its labels too (what training needs). Both are written atomically, so present
+    means complete. The one definition every sensor uses.
+    """
+    return layout.raw_data(ds).is_file() and (not labels or layout.raw_target(ds).is_file())
+
+
+def unsafe_source_file(source: Path, path: Path) -> str | None:
+    """Why `path` must not be read as part of the source folder, or None when it is a plain file inside it.
+
+    Checked on the link itself (`lstat`), never on what it points to: a symbolic link is refused even
+    when its target is a valid CSV elsewhere, because landing would then copy a file the user did not
+    put in the source folder.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link"
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        return "is not a regular file (a FIFO, a socket or a device)"
+    root = Path(source).resolve()
+    if not path.resolve().is_relative_to(root):
+        return "resolves outside the source folder"
+    return None
+
+
+def _refuse_unsafe(source: Path, path: Path) -> None:
+    reason = unsafe_source_file(source, path)
+    if reason is not None:
+        raise BadDataError.at(path, f"{reason}: refused unread and not copied", fix=_UNSAFE_FIX.format(source=source))
+
+
 def source_files(source: Path, ds: str) -> tuple[Path, Path]:
-    """The two files of day `ds` in the source folder, or `FileNotFoundError` naming what is missing."""
+    """The two files of day `ds` in the source folder, or `FileNotFoundError` naming what is missing.
+
+    Raises:
+        FileNotFoundError: the day folder or one of its files is not there (yet).
+        BadDataError: the day folder or a file is a symbolic link, resolves outside `source`, or is not
+            a regular file.
+    """
     day = Path(source) / check_ds(ds)
+    _refuse_unsafe(source, day)
     if not day.is_dir():
         raise FileNotFoundError(f"source day folder {day} does not exist. " + _LAYOUT_HINT.format(source=source))
     files = (day / "data.csv", day / "target.csv")
+    for file in files:
+        _refuse_unsafe(source, file)
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"source file(s) missing: {', '.join(missing)}. " + _LAYOUT_HINT.format(source=source))
     return files
+
+
+def _copy_regular(src: Path, dest: Path) -> None:
+    """Copy `src` to `dest` without following a link: a file swapped for a link since it was checked is refused."""
+    try:
+        fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise BadDataError.at(src, f"cannot be opened as a regular file ({exc.strerror})", fix=_COPY_FIX) from None
+    with open(fd, "rb") as reader:
+        if not stat.S_ISREG(os.fstat(reader.fileno()).st_mode):
+            raise BadDataError.at(src, "is not a regular file", fix=_COPY_FIX)
+        with open(dest, "wb") as writer:
+            shutil.copyfileobj(reader, writer, 1 << 20)
 
 
 def land_day(source: Path, layout: Layout, ds: str, expected_columns: list[str] | None = None) -> tuple[Path, Path]:
@@ -59,7 +130,7 @@ def land_day(source: Path, layout: Layout, ds: str, expected_columns: list[str] 
     landed = []
     for src, dest in ((data_src, layout.raw_data(ds)), (target_src, layout.raw_target(ds))):
         with atomic_path(dest) as tmp:
-            shutil.copyfile(src, tmp)
+            _copy_regular(src, tmp)
         landed.append(dest)
     return landed[0], landed[1]
 
@@ -68,7 +139,8 @@ def quarantine_day(layout: Layout, ds: str, reason: str, files: list[Path], *, c
     """Move `files` into `quarantine/{ds}/` with a `reason.txt`; never delete or overwrite anything.
 
     With `copy=True` the files are copied instead of moved: a user's own source files stay where
-    the user put them (retrain never deletes what it does not own).
+    the user put them (retrain never deletes what it does not own). A symbolic link is never
+    followed: it is listed in reason.txt as not copied (its target may be any file on the host).
 
     A day rejected again later (after a fix that still failed) goes to `quarantine/{ds}/attempt-N/`
     (N = 2, 3, ...), so every rejected version stays available for the post-mortem. The folder is
@@ -81,6 +153,9 @@ def quarantine_day(layout: Layout, ds: str, reason: str, files: list[Path], *, c
     moved = []
     for file in files:
         file = Path(file)
+        if file.is_symlink():
+            moved.append(f"{file} (a symbolic link: not copied)")
+            continue
         if not file.exists():
             continue
         dest = target / file.name
@@ -89,7 +164,7 @@ def quarantine_day(layout: Layout, ds: str, reason: str, files: list[Path], *, c
             dest = target / f"{file.stem}-{n}{file.suffix}"
             n += 1
         if copy:
-            shutil.copy2(file, dest)
+            shutil.copy2(file, dest, follow_symlinks=False)
         else:
             shutil.move(str(file), dest)
         moved.append(f"{file} -> {dest.name}" + (" (copied)" if copy else ""))

@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 from retrain.data import TARGET
-from retrain.data.csvfile import read_header, read_table
-from retrain.data.errors import DataValidationError
+from retrain.data.csvfile import inspect_header, read_table
+from retrain.data.errors import DataValidationError, shown
 
 __all__ = [
     "DataValidationError",
@@ -95,19 +95,24 @@ def read_features(path: Path, expected_columns: list[str] | None = None) -> pd.D
     user's export with an id column or a reshuffled header still lands, while a missing feature does not.
     """
     path = Path(path)
-    header = read_header(path, what="data file")
+    info = inspect_header(path, what="data file")
+    header = info.names
     columns = header if expected_columns is None else list(expected_columns)
     if len(set(columns)) != len(columns):
         raise ValueError(f"expected_columns has duplicates: {columns}")
     missing = [c for c in columns if c not in header]
     if missing:
+        # The header is quoted only when it shares a column with what was expected: the first line of a
+        # file that is something else entirely (a system file behind a wrong path) is never repeated.
+        found = _preview(header) if len(missing) < len(columns) else f"none of them ({len(header)} column(s))"
         raise DataValidationError.at(
             path,
-            f"missing expected column(s) {missing}; the header has {_preview(header)}",
+            f"missing expected column(s) {missing[:12]}; the header has {found}",
             fix="add these columns (names are case-sensitive), or land data for the features the model uses",
             column=missing[0],
         )
-    table = read_table(path, header, dict.fromkeys(columns, pyarrow.float64()))
+    quote = info.plausible or expected_columns is not None
+    table = read_table(path, info, dict.fromkeys(columns, pyarrow.float64()), quote=quote)
     if table.num_rows == 0:
         raise DataValidationError.at(
             path, "the file has a header but no data rows", fix="write at least one data row below the header"
@@ -124,14 +129,15 @@ def read_target(path: Path, expected_rows: int, *, data_path: Path | None = None
     what stops that. `data_path` is only used to name the other file in the message.
     """
     path = Path(path)
-    header = read_header(path, what="target file")
-    if TARGET not in header:
+    info = inspect_header(path, what="target file")
+    if TARGET not in info.names:
+        found = _preview(info.names) if info.plausible else f"{len(info.names)} column(s), none of them {TARGET!r}"
         raise DataValidationError.at(
             path,
-            f"no {TARGET!r} column; the header has {_preview(header)}",
+            f"no {TARGET!r} column; the header has {found}",
             fix=f"name the label column {TARGET!r} on the first line",
         )
-    table = read_table(path, header, {TARGET: pyarrow.int64()})
+    table = read_table(path, info, {TARGET: pyarrow.int64()}, quote=True)
     column = table.column(TARGET)
     if column.null_count:
         row = int(np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))[0])
@@ -184,8 +190,8 @@ def check_trainable(y: pd.Series, where: str) -> None:
 
 
 def _preview(names: list[str], limit: int = 12) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return f"[{shown}{', ...' if len(names) > limit else ''}] ({len(names)} column(s))"
+    listed = ", ".join(shown(n) for n in names[:limit])
+    return f"[{listed}{', ...' if len(names) > limit else ''}] ({len(names)} column(s))"
 
 
 def explain_unscorable(path: Path, columns: list[str], error: BaseException) -> DataValidationError:

@@ -6,14 +6,17 @@ The public face (import these from `retrain.scoring`):
 - `count_rows` → `plan_batches` → `score_range` per row range → `merge_parts` / `merge_scored`: the same
   file split into row ranges, for Airflow's mapped `predict_batch` tasks.
 - `feature_columns(model)`: the columns a model reads (every other column of a file is never parsed).
-- `ScoringInputError`: the input cannot be scored by this model (names the column and row).
+- `ScoringInputError`: the input cannot be scored by this model (names the column and row); it is
+  `retrain.data.errors.BadDataError`, the one error for a bad data file.
 
 The modules behind it, split by job so each stays small:
 
 - `engine`: plans a pass (which rows, which columns, one reader or one per CSV segment) and runs it.
 - `pipeline`: the three overlapping stages of a pass (reader thread, worker threads, ordered writer).
 - `readers`: stream the model's feature columns out of a CSV or Parquet file, as float64 matrices of a
-  fixed number of rows, validated (missing column, non-numeric, missing or infinite value).
+  fixed number of rows, validated (missing column, non-numeric, missing or infinite value) with the
+  data stage's file checks (`retrain.data.csvfile`), so landing and scoring accept the same files;
+  `checks` holds the value checks both formats share.
 - `backends`: scikit-learn's own `predict_proba`, or ONNX Runtime after a check against scikit-learn.
 - `writers`: `row, prediction, probability, model_version` to CSV or Parquet, with pyarrow.
 - `merge`: the parts of a day joined in input order, refusing gaps and mixed model versions.
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from retrain.data.errors import BadDataError
 
 if TYPE_CHECKING:
     from retrain.scoring.engine import ScoreStats, count_rows, feature_columns, plan_batches, score_file, score_range
@@ -59,17 +64,12 @@ _LAZY = {
 }
 
 
-class ScoringInputError(ValueError):
-    """The input file cannot be scored by this model; the message names the column (and row if known).
+ScoringInputError = BadDataError
+"""The input file cannot be scored by this model: the data stage's one error type under its scoring name.
 
-    `column` is the offending column (None when the problem is the file itself) and `row` the 0-based
-    input row index of the first bad value, when it is known.
-    """
-
-    def __init__(self, message: str, *, column: str | None = None, row: int | None = None) -> None:
-        super().__init__(message)
-        self.column = column
-        self.row = row
+`column` is the offending column (None when the problem is the file itself) and `row` the 0-based
+input row index of the first bad value, when it is known.
+"""
 
 
 def __getattr__(name: str) -> Any:

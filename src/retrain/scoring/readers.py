@@ -15,11 +15,16 @@ fast (0.35 s to row 1.9M) but wrong with quoted newlines or blank lines; the che
 exact (no quote / CR / blank line before the row) made the Python scan 2.3 s, slower than pyarrow.
 A one-pass byte-offset index shared by all mapped tasks would remove the skip entirely; it is not
 worth a wider API while a mapped task's start-up (seconds) dwarfs its skip.
+
+The file checks are landing's (`retrain.data.csvfile`): the same header rules (any length, UTF-8,
+unique names), the same parse options (an empty line inside the file is a row of missing values,
+empty lines at its end are nothing), the same block sizing, and the same diagnosis of a file pyarrow
+refuses (`retrain.data.diagnose`), so a file lands if and only if it can be scored. Every error is
+a `BadDataError` (`ScoringInputError` is its scoring name).
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,6 +36,17 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from retrain.data.csvfile import (
+    BLOCK_BYTES,
+    PARSE,
+    CsvHeader,
+    block_bytes_for,
+    check_unique,
+    inspect_header,
+    trailing_blank_lines,
+)
+from retrain.data.diagnose import diagnose
+from retrain.data.errors import shown
 from retrain.scoring import ScoringInputError
 
 CSV_SUFFIXES = (".csv",)
@@ -38,11 +54,9 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 # pyarrow CSV block: ~1 MiB parses at ~1.2 M rows/s of 20 floats in ~170 MiB; 37 MiB blocks are 3.4x slower.
 # The streaming reader keeps ~32 blocks in flight (~36 MB at 1 MiB, ~18 MB at 512 KiB; measured).
-CSV_BLOCK_BYTES = 1 << 20
+CSV_BLOCK_BYTES = BLOCK_BYTES
 _CSV_COLUMN_ERROR = re.compile(r"In CSV column #(\d+)")
-# Quoted values may hold newlines: without this pyarrow may cut a block (or skip rows) inside one.
-# Measured: no slower on plain numeric files.
-_PARSE = pacsv.ParseOptions(newlines_in_values=True)
+_PARSE = PARSE
 # A CSV is cut into segments parsed in parallel only from this size on.
 MIN_SEGMENT_BYTES = 32 << 20
 _SCAN_BYTES = 8 << 20
@@ -60,32 +74,32 @@ def file_format(path: Path, *, role: str = "input") -> str:
     if suffix in PARQUET_SUFFIXES:
         return "parquet"
     accepted = ", ".join(CSV_SUFFIXES + PARQUET_SUFFIXES)
-    raise ScoringInputError(f"{role} file {path} has extension {suffix or '(none)'!r}; expected one of {accepted}")
+    raise ScoringInputError.at(
+        path,
+        f"the {role} file has extension {suffix or '(none)'!r}; expected one of {accepted}",
+        fix=f"name the file with one of {accepted}",
+    )
 
 
 def csv_header(path: Path) -> list[str]:
-    """The column names of a CSV file (its first record; quoting and a UTF-8 BOM are understood)."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        try:
-            return next(csv.reader(handle))
-        except StopIteration:
-            raise ScoringInputError(f"input file {path} is empty: no header row") from None
+    """The column names of a CSV file, checked like landing checks them (`csvfile.inspect_header`)."""
+    return inspect_header(Path(path), what="input file").names
 
 
 def check_columns(available: Sequence[str], needed: Sequence[str], path: Path) -> None:
-    """Every feature column must be present exactly once; extra columns are fine, order is irrelevant."""
+    """Every feature column must be present; names must be unique; extra columns are fine, order is irrelevant."""
+    check_unique(available, path)
     present = set(available)
     missing = [name for name in needed if name not in present]
     if missing:
-        shown = ", ".join(repr(m) for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
-        raise ScoringInputError(
-            f"input file {path} is missing column(s) {shown} that the model needs "
+        listed = ", ".join(repr(m) for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise ScoringInputError.at(
+            path,
+            f"missing column(s) {listed} that the model needs "
             f"(the model uses {len(needed)} columns; the file has {len(available)})",
+            fix="add these columns (names are case-sensitive), or score with the model these columns fit",
             column=missing[0],
         )
-    for name in needed:
-        if list(available).count(name) > 1:
-            raise ScoringInputError(f"input file {path} has column {name!r} more than once", column=name)
 
 
 def count_rows(path: Path) -> int:
@@ -93,13 +107,12 @@ def count_rows(path: Path) -> int:
     path = Path(path)
     if file_format(path) == "parquet":
         return pq.ParquetFile(path).metadata.num_rows
-    first = csv_header(path)[:1]
-    if not first:
-        return 0
+    header = inspect_header(path, what="input file")
+    first = header.names[:1]
     convert = pacsv.ConvertOptions(include_columns=first, column_types={first[0]: pa.string()})
-    read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
+    read = pacsv.ReadOptions(block_size=header.block_bytes)
     reader = pacsv.open_csv(path, read_options=read, parse_options=_PARSE, convert_options=convert)
-    return sum(batch.num_rows for batch in reader)
+    return max(0, sum(batch.num_rows for batch in reader) - trailing_blank_lines(path))
 
 
 @dataclass(frozen=True)
@@ -125,7 +138,7 @@ def csv_segments(path: Path, parts: int) -> list[CsvSegment] | None:
     when it ends (`SegmentMismatch`), and the caller falls back to one reader.
     """
     size = Path(path).stat().st_size
-    if parts < 2 or size < MIN_SEGMENT_BYTES:
+    if parts < 2 or size < MIN_SEGMENT_BYTES or trailing_blank_lines(path):
         return None
     with open(path, "rb") as handle:
         head = handle.read(1 << 16)
@@ -152,10 +165,15 @@ def csv_segments(path: Path, parts: int) -> list[CsvSegment] | None:
                 position += len(chunk)
             firsts.append(rows)
     bounds.append(size)
-    block = max(CSV_BLOCK_BYTES // parts, 256 << 10)
+    block = max(block_bytes_for(data_start) // parts, 256 << 10, 4 * data_start)
     return [
-        CsvSegment(0 if k == 0 else bounds[k], bounds[k + 1], firsts[k],
-                   firsts[k + 1] - firsts[k] if k + 1 < parts else None, block)
+        CsvSegment(
+            0 if k == 0 else bounds[k],
+            bounds[k + 1],
+            firsts[k],
+            firsts[k + 1] - firsts[k] if k + 1 < parts else None,
+            block,
+        )
         for k in range(parts)
     ]
 
@@ -167,12 +185,17 @@ class _CsvStream:
     """
 
     def __init__(
-        self, path: Path, convert: pacsv.ConvertOptions, start: int, segment: CsvSegment | None = None,
+        self,
+        path: Path,
+        convert: pacsv.ConvertOptions,
+        start: int,
+        segment: CsvSegment | None = None,
         names: list[str] | None = None,
+        block_bytes: int = CSV_BLOCK_BYTES,
     ) -> None:
         self._file: pa.NativeFile | None = None
         source: object = path
-        read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, skip_rows_after_names=start)
+        read = pacsv.ReadOptions(block_size=block_bytes, skip_rows_after_names=start)
         if segment is not None:
             self._file = pa.OSFile(str(path))
             source = self._file.get_stream(segment.start, segment.stop - segment.start)  # native, no GIL
@@ -228,13 +251,13 @@ def _first_bad_row(values: pa.Array) -> int | None:
     return lo
 
 
-def _locate_bad_csv_value(path: Path, names: list[str], column: str, start: int) -> int | None:
+def _locate_bad_csv_value(path: Path, header: CsvHeader, column: str, start: int) -> int | None:
     """Second pass after a conversion error (error path only): first row from `start` whose `column` is no number."""
     convert = pacsv.ConvertOptions(
         include_columns=[column], column_types={column: pa.string()}, strings_can_be_null=True
     )
     try:
-        stream = _CsvStream(path, convert, start)
+        stream = _CsvStream(path, convert, start, block_bytes=header.block_bytes)
     except pa.ArrowInvalid:
         return None
     row = start
@@ -252,18 +275,21 @@ def _locate_bad_csv_value(path: Path, names: list[str], column: str, start: int)
 
 
 def _not_a_number(path: Path, column: str, row: int | None, detail: str = "") -> ScoringInputError:
-    where = f" at row {row}" if row is not None else ""
-    return ScoringInputError(
-        f"input file {path}: column {column!r} has a non-numeric value{where}{detail}; the model needs numbers",
+    return ScoringInputError.at(
+        path,
+        f"column {column!r} has a non-numeric value{detail}; the model needs numbers",
+        fix="write only numbers in the model's columns (encode categories as numbers first)",
         column=column,
         row=row,
     )
 
 
 def _missing_value(path: Path, column: str, row: int) -> ScoringInputError:
-    return ScoringInputError(
-        f"input file {path}: column {column!r} has a missing value (empty, NA or NaN) at row {row}; "
+    return ScoringInputError.at(
+        path,
+        f"column {column!r} has a missing value (an empty cell, an empty line, NA or NaN); "
         "the model needs a number in every row",
+        fix="fill or drop rows with missing values before scoring",
         column=column,
         row=row,
     )
@@ -280,35 +306,47 @@ def _check_nulls(batch: pa.RecordBatch, columns: Sequence[str], first_row: int, 
 def _csv_batches(
     path: Path, columns: list[str], start: int, stop: int | None, segment: CsvSegment | None
 ) -> Iterator[pa.RecordBatch]:
-    names = csv_header(path)
-    check_columns(names, columns, path)
-    return _csv_batches_after_check(path, names, columns, start, stop, segment)
+    header = inspect_header(path, what="input file")
+    check_columns(header.names, columns, path)
+    if segment is None and trailing_blank_lines(path):  # rare: pay one counting pass to stop before them
+        total = count_rows(path)
+        stop = total if stop is None else min(stop, total)
+        start = min(start, stop)
+    return _csv_batches_after_check(path, header, columns, start, stop, segment)
 
 
-def _csv_error(exc: pa.ArrowInvalid, path: Path, names: list[str], row: int) -> ScoringInputError:
-    """A pyarrow conversion error as a `ScoringInputError` naming the column and, found by a second pass, the row.
+def _csv_error(exc: pa.ArrowInvalid, path: Path, header: CsvHeader, columns: list[str], row: int) -> ScoringInputError:
+    """A pyarrow error as a `ScoringInputError` naming the column and the row, found by a second pass.
 
+    A conversion error names its column: the row comes from a streaming pass over that column.
+    Anything else (a ragged row, bad bytes, a line too long) gets landing's line-by-line diagnosis.
     pyarrow converts whole blocks (~2,600 rows of 20 floats), so a bad value just past the end of a
     row range also stops that range: the file is bad either way, and the error says where.
     """
+    names = header.names
     match = _CSV_COLUMN_ERROR.search(str(exc))
     if not match or int(match.group(1)) >= len(names):
-        return ScoringInputError(f"input file {path} is not a valid CSV: {exc}")
+        types = dict.fromkeys(columns, pa.float64())
+        return diagnose(path, header, types, exc, values=False, quote=True)
     column = names[int(match.group(1))]
-    bad_row = _locate_bad_csv_value(path, names, column, row)
-    value = re.search(r"invalid value (.*)$", str(exc))
-    return _not_a_number(path, column, bad_row, f" ({value.group(1)})" if value else "")
+    bad_row = _locate_bad_csv_value(path, header, column, row)
+    if bad_row is None:  # e.g. bytes that are not UTF-8: not even a string, so the line-by-line pass finds them
+        found = diagnose(path, header, dict.fromkeys(columns, pa.float64()), exc, values=False, quote=True)
+        if found.row is not None:
+            return found
+    value = re.search(r"invalid value '(.*)'$", str(exc), re.DOTALL)
+    return _not_a_number(path, column, bad_row, f" ({shown(value.group(1))})" if value else "")
 
 
 def _csv_batches_after_check(
-    path: Path, names: list[str], columns: list[str], start: int, stop: int | None, segment: CsvSegment | None
+    path: Path, header: CsvHeader, columns: list[str], start: int, stop: int | None, segment: CsvSegment | None
 ) -> Iterator[pa.RecordBatch]:
     convert = pacsv.ConvertOptions(column_types={c: pa.float64() for c in columns}, include_columns=columns)
     row = start if segment is None else segment.first_row
-    try:
-        stream = _CsvStream(path, convert, start, segment, names)  # converts the first block already
+    try:  # converts the first block already
+        stream = _CsvStream(path, convert, start, segment, header.names, block_bytes=header.block_bytes)
     except pa.ArrowInvalid as exc:
-        raise _csv_error(exc, path, names, row) from None
+        raise _csv_error(exc, path, header, columns, row) from None
     try:
         iterator = iter(stream)
         while stop is None or row < stop:
@@ -317,7 +355,7 @@ def _csv_batches_after_check(
             except StopIteration:
                 break
             except pa.ArrowInvalid as exc:
-                raise _csv_error(exc, path, names, row) from None
+                raise _csv_error(exc, path, header, columns, row) from None
             if stop is not None and row + batch.num_rows > stop:
                 batch = batch.slice(0, stop - row)
             _check_nulls(batch, columns, row, path)
@@ -353,8 +391,11 @@ def _parquet_batches(path: Path, columns: list[str], start: int, stop: int | Non
         kind = schema.field(name).type
         numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
         if not (numeric or pa.types.is_boolean(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-            raise ScoringInputError(
-                f"input file {path}: column {name!r} holds {kind} values; the model needs numbers", column=name
+            raise ScoringInputError.at(
+                path,
+                f"column {name!r} holds {kind} values; the model needs numbers",
+                fix="store the model's columns as numbers",
+                column=name,
             )
     return _parquet_batches_after_check(parquet, path, columns, start, stop)
 
@@ -420,9 +461,11 @@ def _matrix(batches: list[pa.RecordBatch], columns: Sequence[str], first_row: in
         offset += size
     if not np.isfinite(matrix).all():
         bad_row, bad_col = (int(v) for v in np.argwhere(~np.isfinite(matrix))[0])
-        raise ScoringInputError(
-            f"input file {path}: column {columns[bad_col]!r} has a non-finite value "
-            f"({matrix[bad_row, bad_col]}) at row {first_row + bad_row}; the model needs finite numbers",
+        raise ScoringInputError.at(
+            path,
+            f"column {columns[bad_col]!r} has a non-finite value ({matrix[bad_row, bad_col]}); "
+            "the model needs finite numbers",
+            fix="replace infinite values before scoring",
             column=columns[bad_col],
             row=first_row + bad_row,
         )

@@ -104,11 +104,11 @@ def test_plan_batches_covers_every_row_once():
 
 
 def test_count_rows_agrees_with_the_reader_on_quoted_and_blank_lines(models, tmp_path):
-    # given CSVs with a quoted newline and a blank line (pyarrow ignores blank lines)
+    # given CSVs with a quoted newline and blank lines at the end (they hold no row; landing agrees)
     quoted = tmp_path / "quoted.csv"
     quoted.write_text('x0,x1,x2,x3,x4,x5,note\n1,2,3,4,5,6,"a\nb"\n7,8,9,10,11,12,c\n')
     blank = tmp_path / "blank.csv"
-    blank.write_text("x0,x1,x2,x3,x4,x5\n1,2,3,4,5,6\n\n7,8,9,10,11,12\n")
+    blank.write_text("x0,x1,x2,x3,x4,x5\n1,2,3,4,5,6\n7,8,9,10,11,12\n\n\r\n")
     for source in (quoted, blank):
         # then the row count and the second row's range agree with what the reader sees
         assert count_rows(source) == 2
@@ -118,6 +118,18 @@ def test_count_rows_agrees_with_the_reader_on_quoted_and_blank_lines(models, tmp
         got = _read(part)
         assert got["row"].tolist() == [1]
         assert got["probability"].iloc[0] == pytest.approx(expected[0, 1], abs=1e-12)
+
+
+def test_a_blank_line_inside_the_file_is_a_row_of_missing_values(models, tmp_path):
+    # given a blank line between two rows: a missing row, or nothing? Landing refuses it (it would pair
+    # every later row with the wrong label), so scoring refuses it too, naming the row
+    blank = tmp_path / "blank.csv"
+    blank.write_text("x0,x1,x2,x3,x4,x5\n1,2,3,4,5,6\n\n7,8,9,10,11,12\n")
+    assert count_rows(blank) == 3
+    with pytest.raises(ScoringInputError, match="missing value") as info:
+        score_range(models["lr-binary"], blank, 0, 3, tmp_path / "part.csv", model_version="v7", columns=FEATURES)
+    assert (info.value.column, info.value.row) == ("x0", 1)
+    assert not (tmp_path / "part.csv").exists()
 
 
 @pytest.fixture
@@ -153,12 +165,19 @@ def test_parallel_csv_segments_give_the_same_bytes(models, tmp_path, monkeypatch
 def test_parallel_csv_segments_fall_back_on_blank_lines_and_quotes(models, tmp_path, small_segments):
     frame = _frame(N_ROWS)
     text = frame.to_csv(index=False).splitlines(keepends=True)
-    # a blank line in the first half: the newline count of segment 0 is one too many
-    blank = tmp_path / "blank.csv"
-    blank.write_text("".join(text[:100] + ["\n"] + text[100:]))
-    score_file(models["lr-binary"], blank, tmp_path / "p.csv", batch_rows=128, model_version="v7")
+    # a lone CR ending a row in the first half: the newline count of segment 0 is one too few
+    lone_cr = tmp_path / "lone_cr.csv"
+    lone_cr.write_text("".join(text[:99] + [text[99].rstrip("\n") + "\r"] + text[100:]), newline="")
+    score_file(models["lr-binary"], lone_cr, tmp_path / "p.csv", batch_rows=128, model_version="v7")
     assert small_segments[-1] is not None  # it was split, found out, and scored again with one reader
     _assert_matches(models["lr-binary"], frame, tmp_path / "p.csv")
+    # a blank line in the first half: a row of missing values, refused at its exact row (landing agrees)
+    blank = tmp_path / "blank.csv"
+    blank.write_text("".join(text[:100] + ["\n"] + text[100:]))
+    with pytest.raises(ScoringInputError, match="missing value") as info:
+        score_file(models["lr-binary"], blank, tmp_path / "b.csv", batch_rows=128, model_version="v7")
+    assert info.value.row == 99
+    assert not (tmp_path / "b.csv").exists()
     # a quote in the first half: not split at all
     quoted = tmp_path / "quoted.csv"
     first_value, rest = text[1].split(",", 1)
