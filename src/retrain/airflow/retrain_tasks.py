@@ -25,8 +25,7 @@ def _registry(settings: Any) -> Any:
 
 def data_has_landed(ds: str) -> bool:
     """Sensor: both files of the day are there (written atomically, so present means complete)."""
-    _, layout = settings_and_layout()
-    return layout.raw_data(ds).is_file() and layout.raw_target(ds).is_file()
+    return settings_and_layout()[1].day_landed(ds)
 
 
 def prepare_data(ds: str, dag_run: Any = None) -> dict:

@@ -65,6 +65,12 @@ DataValidationError = BadDataError
 
 
 def shown(value: object) -> str:
-    """`value` quoted for a message, cut to `QUOTE_CHARS` characters (a cell can be megabytes long)."""
+    """`value` quoted for a message, cut to `QUOTE_CHARS` characters (a cell can be megabytes long).
+
+    A value holding control characters (NUL, newlines from a stray quote, binary) is described, not
+    quoted: it is not a typo in a CSV cell but a sign the file is something else.
+    """
     text = str(value)
+    if not text.isprintable():
+        return "(not shown: it holds control characters such as NUL or a line break)"
     return repr(text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "...")

@@ -36,14 +36,6 @@ _UNSAFE_FIX = (
 _COPY_FIX = "deliver the day's files as regular files, and do not replace them while the day lands"
 
 
-def data_has_landed(layout: Layout, ds: str, *, labels: bool = False) -> bool:
-    """Whether day `ds` is in raw/: its features (what scoring and monitoring need), and with
-    `labels=True` its labels too (what training needs). Both are written atomically, so present
-    means complete. The one definition every sensor uses.
-    """
-    return layout.raw_data(ds).is_file() and (not labels or layout.raw_target(ds).is_file())
-
-
 def unsafe_source_file(source: Path, path: Path) -> str | None:
     """Why `path` must not be read as part of the source folder, or None when it is a plain file inside it.
 

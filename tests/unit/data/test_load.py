@@ -124,3 +124,14 @@ def test_quarantine_keeps_same_named_files_apart(tmp_path) -> None:
     assert (folder / "data-2.csv").read_text() == "b"
     assert (folder / "reason-2.txt").read_text() == "user file"
     assert "why" in (folder / "reason.txt").read_text()
+
+
+def test_quarantine_never_follows_a_link(tmp_path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do-not-copy-Zq9\n")
+    link = tmp_path / "data.csv"
+    link.symlink_to(secret)
+    folder = quarantine_day(Layout(tmp_path / "data"), DS, "bad", [link], copy=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["reason.txt"]
+    assert "symbolic link: not copied" in (folder / "reason.txt").read_text()
+    assert "Zq9" not in (folder / "reason.txt").read_text()

@@ -1,0 +1,144 @@
+"""The landing job without Airflow: synthetic or the user's folder, bad days quarantined, links never followed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from retrain.data.errors import BadDataError
+from retrain.jobs.land import LandDay, Landed
+from retrain.layout import Layout
+from retrain.settings import load_settings
+
+DS = "2025-12-05"
+DATA = b"f00,f01\n1,2\n3,4\n5,6\n"
+TARGET = b"target\n0\n1\n0\n"
+SECRET = b"root:x:0:0:root:/root:/bin/bash\nsecret-line-Zq9\n"
+
+
+def _job(retrain_env: dict[str, str], source: Path | None) -> LandDay:
+    env = {**retrain_env, **({"RETRAIN_SOURCE": str(source)} if source else {})}
+    settings = load_settings(env)
+    return LandDay(settings, Layout(settings.data_dir))
+
+
+def _day(source: Path, ds: str = DS, data: bytes | None = DATA, target: bytes | None = TARGET) -> Path:
+    day = source / ds
+    day.mkdir(parents=True)
+    for name, content in (("data.csv", data), ("target.csv", target)):
+        if content is not None:
+            (day / name).write_bytes(content)
+    return day
+
+
+def test_without_a_source_the_synthetic_day_lands(retrain_env) -> None:
+    # given no RETRAIN_SOURCE; when the job runs; then both files are under raw/ and the result says so
+    job = _job(retrain_env, None)
+    landed = job.run(DS)
+    assert isinstance(landed, Landed) and landed.origin == "synthetic"
+    assert Path(landed.data) == job.layout.raw_data(DS) and Path(landed.target).is_file()
+    assert landed.to_dict() == {"ds": DS, "origin": "synthetic", "data": landed.data, "target": landed.target}
+    assert Landed.from_dict(landed.to_dict()) == landed
+    first = Path(landed.data).read_bytes()
+    assert Path(job.run(DS).data).read_bytes() == first  # a rerun gives the same bytes
+
+
+def test_a_source_day_lands_byte_for_byte(retrain_env, tmp_path) -> None:
+    _day(tmp_path / "source")
+    job = _job(retrain_env, tmp_path / "source")
+    landed = job.run(DS)
+    assert landed.origin == "source"
+    assert Path(landed.data).read_bytes() == DATA and Path(landed.target).read_bytes() == TARGET
+
+
+def test_a_missing_day_folder_is_not_arrived_and_quarantines_nothing(retrain_env, tmp_path) -> None:
+    (tmp_path / "source").mkdir()
+    job = _job(retrain_env, tmp_path / "source")
+    with pytest.raises(FileNotFoundError):
+        job.run(DS)
+    assert not job.layout.quarantine(DS).exists()
+
+
+def test_a_half_delivered_day_is_bad_data_and_its_file_is_copied_aside(retrain_env, tmp_path) -> None:
+    day = _day(tmp_path / "source", target=None)
+    job = _job(retrain_env, tmp_path / "source")
+    with pytest.raises(BadDataError, match=r"target\.csv.*missing.*quarantined to") as caught:
+        job.run(DS)
+    quarantine = job.layout.quarantine(DS)
+    assert str(quarantine) in str(caught.value)
+    assert (quarantine / "data.csv").read_bytes() == DATA and (day / "data.csv").is_file()
+    assert not job.layout.raw(DS).exists()
+
+
+def test_a_bad_day_is_refused_unchanged_and_copied_to_quarantine(retrain_env, tmp_path) -> None:
+    bad = DATA.replace(b"3,4", b"3,x")
+    day = _day(tmp_path / "source", data=bad)
+    job = _job(retrain_env, tmp_path / "source")
+    with pytest.raises(BadDataError) as caught:
+        job.run(DS)
+    assert (caught.value.column, caught.value.row) == ("f01", 1)
+    assert (job.layout.quarantine(DS) / "data.csv").read_bytes() == bad
+    assert "'f01'" in (job.layout.quarantine(DS) / "reason.txt").read_text()
+    assert (day / "data.csv").read_bytes() == bad
+
+
+def test_later_days_must_hold_the_columns_earlier_days_share(retrain_env, tmp_path) -> None:
+    _day(tmp_path / "source")
+    _day(tmp_path / "source", "2025-12-06", data=b"f01,id\n2,a\n4,b\n6,c\n")
+    job = _job(retrain_env, tmp_path / "source")
+    job.run(DS)
+    assert job.expected_columns("2025-12-06") == ["f00", "f01"]
+    with pytest.raises(BadDataError, match=r"missing expected column\(s\) \['f00'\]"):
+        job.run("2025-12-06")
+
+
+@pytest.mark.parametrize("which", ["data.csv", "target.csv"])
+def test_a_linked_file_is_refused_unread_and_never_copied(retrain_env, tmp_path, which) -> None:
+    # given a day whose file is a symbolic link to a file outside the source folder
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes(SECRET)
+    day = _day(tmp_path / "source", **{which.split(".")[0]: None})
+    (day / which).symlink_to(outside)
+    job = _job(retrain_env, tmp_path / "source")
+    # when / then: bad data, naming the link, quoting nothing of the file it points to
+    with pytest.raises(BadDataError, match="symbolic link") as caught:
+        job.run(DS)
+    assert str(day / which) in str(caught.value)
+    assert "0:0:root" not in str(caught.value) and "Zq9" not in str(caught.value)
+    assert str(outside) not in str(caught.value)
+    quarantine = job.layout.quarantine(DS)
+    assert not (quarantine / which).exists()
+    assert not any(SECRET in p.read_bytes() for p in quarantine.rglob("*") if p.is_file())
+    assert not job.layout.raw(DS).exists()
+
+
+def test_a_link_to_a_valid_day_elsewhere_is_refused_too(retrain_env, tmp_path) -> None:
+    elsewhere = _day(tmp_path / "elsewhere")
+    day = _day(tmp_path / "source", data=None)
+    (day / "data.csv").symlink_to(elsewhere / "data.csv")
+    job = _job(retrain_env, tmp_path / "source")
+    with pytest.raises(BadDataError, match="symbolic link"):
+        job.run(DS)
+    assert not job.layout.raw(DS).exists()
+
+
+def test_a_linked_day_folder_is_refused_and_nothing_is_copied(retrain_env, tmp_path) -> None:
+    elsewhere = _day(tmp_path / "elsewhere")
+    (tmp_path / "source").mkdir()
+    (tmp_path / "source" / DS).symlink_to(elsewhere, target_is_directory=True)
+    job = _job(retrain_env, tmp_path / "source")
+    with pytest.raises(BadDataError, match="symbolic link"):
+        job.run(DS)
+    assert sorted(p.name for p in job.layout.quarantine(DS).iterdir()) == ["reason.txt"]
+    assert not job.layout.raw(DS).exists()
+
+
+def test_a_fifo_is_refused_without_blocking(retrain_env, tmp_path) -> None:
+    day = _day(tmp_path / "source", data=None)
+    os.mkfifo(day / "data.csv")
+    job = _job(retrain_env, tmp_path / "source")
+    with pytest.raises(BadDataError, match="not a regular file"):
+        job.run(DS)
+    assert not (job.layout.quarantine(DS) / "data.csv").exists()
