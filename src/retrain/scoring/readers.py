@@ -19,8 +19,9 @@ worth a wider API while a mapped task's start-up (seconds) dwarfs its skip.
 The file checks are landing's (`retrain.data.csvfile`): the same header rules (any length, UTF-8,
 unique names), the same parse options (an empty line inside the file is a row of missing values,
 empty lines at its end are nothing), the same block sizing, and the same diagnosis of a file pyarrow
-refuses (`retrain.data.diagnose`), so a file lands if and only if it can be scored. Every error is
-a `BadDataError` (`ScoringInputError` is its scoring name).
+refuses (`retrain.data.diagnose`): landing and scoring accept and refuse the same files (a header
+with no rows aside: the scorer's contract is that an empty input scores to an empty output, landing
+refuses an empty day). Every error is a `BadDataError` (`ScoringInputError` is its scoring name).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -41,13 +41,15 @@ from retrain.data.csvfile import (
     PARSE,
     CsvHeader,
     block_bytes_for,
-    check_unique,
     inspect_header,
     trailing_blank_lines,
 )
 from retrain.data.diagnose import diagnose
 from retrain.data.errors import shown
 from retrain.scoring import ScoringInputError
+from retrain.scoring.checks import check_columns, check_nulls, first_bad_row, matrices, not_a_number
+
+__all__ = ["CsvSegment", "check_columns", "count_rows", "csv_header", "csv_segments", "file_format", "matrices"]
 
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -84,22 +86,6 @@ def file_format(path: Path, *, role: str = "input") -> str:
 def csv_header(path: Path) -> list[str]:
     """The column names of a CSV file, checked like landing checks them (`csvfile.inspect_header`)."""
     return inspect_header(Path(path), what="input file").names
-
-
-def check_columns(available: Sequence[str], needed: Sequence[str], path: Path) -> None:
-    """Every feature column must be present; names must be unique; extra columns are fine, order is irrelevant."""
-    check_unique(available, path)
-    present = set(available)
-    missing = [name for name in needed if name not in present]
-    if missing:
-        listed = ", ".join(repr(m) for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
-        raise ScoringInputError.at(
-            path,
-            f"missing column(s) {listed} that the model needs "
-            f"(the model uses {len(needed)} columns; the file has {len(available)})",
-            fix="add these columns (names are case-sensitive), or score with the model these columns fit",
-            column=missing[0],
-        )
 
 
 def count_rows(path: Path) -> int:
@@ -229,28 +215,6 @@ class _CsvStream:
             self._file.close()
 
 
-def _first_bad_row(values: pa.Array) -> int | None:
-    """Index of the first value that does not convert to float64 (binary search on casts), or None."""
-
-    def converts(array: pa.Array) -> bool:
-        try:
-            pc.cast(array, pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return False
-        return True
-
-    if converts(values):
-        return None
-    lo, hi = 0, len(values)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if converts(values.slice(lo, mid - lo)):
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
 def _locate_bad_csv_value(path: Path, header: CsvHeader, column: str, start: int) -> int | None:
     """Second pass after a conversion error (error path only): first row from `start` whose `column` is no number."""
     convert = pacsv.ConvertOptions(
@@ -263,7 +227,7 @@ def _locate_bad_csv_value(path: Path, header: CsvHeader, column: str, start: int
     row = start
     try:
         for batch in stream:
-            bad = _first_bad_row(batch.column(0))
+            bad = first_bad_row(batch.column(0))
             if bad is not None:
                 return row + bad
             row += batch.num_rows
@@ -272,35 +236,6 @@ def _locate_bad_csv_value(path: Path, header: CsvHeader, column: str, start: int
     finally:
         stream.close()
     return None
-
-
-def _not_a_number(path: Path, column: str, row: int | None, detail: str = "") -> ScoringInputError:
-    return ScoringInputError.at(
-        path,
-        f"column {column!r} has a non-numeric value{detail}; the model needs numbers",
-        fix="write only numbers in the model's columns (encode categories as numbers first)",
-        column=column,
-        row=row,
-    )
-
-
-def _missing_value(path: Path, column: str, row: int) -> ScoringInputError:
-    return ScoringInputError.at(
-        path,
-        f"column {column!r} has a missing value (an empty cell, an empty line, NA or NaN); "
-        "the model needs a number in every row",
-        fix="fill or drop rows with missing values before scoring",
-        column=column,
-        row=row,
-    )
-
-
-def _check_nulls(batch: pa.RecordBatch, columns: Sequence[str], first_row: int, path: Path) -> None:
-    for j, name in enumerate(columns):
-        array = batch.column(j)
-        if array.null_count:
-            row = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
-            raise _missing_value(path, name, first_row + row)
 
 
 def _csv_batches(
@@ -335,7 +270,7 @@ def _csv_error(exc: pa.ArrowInvalid, path: Path, header: CsvHeader, columns: lis
         if found.row is not None:
             return found
     value = re.search(r"invalid value '(.*)'$", str(exc), re.DOTALL)
-    return _not_a_number(path, column, bad_row, f" ({shown(value.group(1))})" if value else "")
+    return not_a_number(path, column, bad_row, f" ({shown(value.group(1))})" if value else "")
 
 
 def _csv_batches_after_check(
@@ -358,7 +293,7 @@ def _csv_batches_after_check(
                 raise _csv_error(exc, path, header, columns, row) from None
             if stop is not None and row + batch.num_rows > stop:
                 batch = batch.slice(0, stop - row)
-            _check_nulls(batch, columns, row, path)
+            check_nulls(batch, columns, row, path)
             yield batch
             row += batch.num_rows
     finally:
@@ -377,8 +312,8 @@ def _float_columns(batch: pa.RecordBatch, columns: Sequence[str], first_row: int
             try:
                 array = pc.cast(array, pa.float64(), safe=False)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                bad = _first_bad_row(array)
-                raise _not_a_number(path, name, None if bad is None else first_row + bad) from None
+                bad = first_bad_row(array)
+                raise not_a_number(path, name, None if bad is None else first_row + bad) from None
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
@@ -422,7 +357,7 @@ def _parquet_batches_after_check(
         if hi > lo:
             part = batch.slice(lo, hi - lo) if (lo, hi) != (0, batch.num_rows) else batch
             part = _float_columns(part, columns, row + lo, path)
-            _check_nulls(part, columns, row + lo, path)
+            check_nulls(part, columns, row + lo, path)
             yield part
         row += batch.num_rows
         if row >= end:
@@ -447,49 +382,3 @@ def open_features(
     if segment is not None:
         raise ValueError("segments are for CSV files")
     return _parquet_batches(path, columns, start, stop)
-
-
-def _matrix(batches: list[pa.RecordBatch], columns: Sequence[str], first_row: int, path: Path) -> np.ndarray:
-    """One C-ordered float64 matrix from record batches, checked finite."""
-    rows = sum(b.num_rows for b in batches)
-    matrix = np.empty((rows, len(columns)), dtype=np.float64)
-    offset = 0
-    for batch in batches:
-        size = batch.num_rows
-        for j in range(len(columns)):
-            matrix[offset : offset + size, j] = batch.column(j).to_numpy(zero_copy_only=False)
-        offset += size
-    if not np.isfinite(matrix).all():
-        bad_row, bad_col = (int(v) for v in np.argwhere(~np.isfinite(matrix))[0])
-        raise ScoringInputError.at(
-            path,
-            f"column {columns[bad_col]!r} has a non-finite value ({matrix[bad_row, bad_col]}); "
-            "the model needs finite numbers",
-            fix="replace infinite values before scoring",
-            column=columns[bad_col],
-            row=first_row + bad_row,
-        )
-    return matrix
-
-
-def matrices(
-    batches: Iterator[pa.RecordBatch], columns: Sequence[str], batch_rows: int, *, first_row: int, path: Path
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Regroup small record batches into (first row index, matrix of `batch_rows` rows); the last may be short."""
-    if batch_rows < 1:
-        raise ValueError(f"batch_rows must be >= 1, got {batch_rows}")
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    row = first_row
-    for batch in batches:
-        while batch.num_rows:
-            take = min(batch_rows - held, batch.num_rows)
-            pending.append(batch.slice(0, take) if take < batch.num_rows else batch)
-            held += take
-            batch = batch.slice(take)
-            if held == batch_rows:
-                yield row, _matrix(pending, columns, row, path)
-                row += held
-                pending, held = [], 0
-    if held:
-        yield row, _matrix(pending, columns, row, path)
