@@ -126,12 +126,12 @@ def csv_segments(path: Path, parts: int) -> list[CsvSegment] | None:
     size = Path(path).stat().st_size
     if parts < 2 or size < MIN_SEGMENT_BYTES or trailing_blank_lines(path):
         return None
+    data_start = inspect_header(path, what="input file").size  # the header line, whatever its length
+    if data_start >= size:
+        return None
     with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
-        header_end = head.find(b"\n")
-        if header_end < 0 or head.count(b'"', 0, header_end) % 2:
+        if handle.read(data_start).count(b'"') % 2:
             return None
-        data_start = header_end + 1
         bounds = [data_start]
         for k in range(1, parts):
             target = data_start + (size - data_start) * k // parts

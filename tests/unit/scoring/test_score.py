@@ -162,6 +162,17 @@ def test_parallel_csv_segments_give_the_same_bytes(models, tmp_path, monkeypatch
     assert _leftovers(tmp_path) == []
 
 
+def test_parallel_csv_segments_handle_a_header_line_longer_than_64_kib(models, tmp_path, small_segments):
+    # given a CSV whose header line is 100 KiB long (a long extra column name): it is still split
+    frame = _frame(N_ROWS)
+    wide = frame.assign(**{"id_" + "x" * (100 << 10): 1})
+    source = _write(wide, tmp_path / "data.csv")
+    score_file(models["lr-binary"], source, tmp_path / "p.csv", batch_rows=128, model_version="v7")
+    assert small_segments[-1] is not None and small_segments[-1][1].first_row > 0
+    _assert_matches(models["lr-binary"], frame, tmp_path / "p.csv")
+    assert _leftovers(tmp_path) == []
+
+
 def test_parallel_csv_segments_fall_back_on_blank_lines_and_quotes(models, tmp_path, small_segments):
     frame = _frame(N_ROWS)
     text = frame.to_csv(index=False).splitlines(keepends=True)
