@@ -47,7 +47,7 @@ PARSE = pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
 on plain numeric files). Empty lines are rows of missing values: see the module docstring."""
 NULL_TOKENS = sorted(pacsv.ConvertOptions().null_values)
 SUSPECT_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
-_UTF8_FIX = "save the file as UTF-8 (e.g. pandas to_csv(..., encoding='utf-8'))"
+UTF8_FIX = "save the file as UTF-8 (e.g. pandas to_csv(..., encoding='utf-8'))"
 _TAIL_PROBE = 1 << 16
 _NAME = re.compile(r"[^\W\d][\w .()%/-]{0,99}")
 
@@ -149,12 +149,12 @@ def inspect_header(path: Path, *, what: str = "file") -> CsvHeader:
         raise BadDataError.at(
             path,
             "the header line holds NUL bytes or a UTF-16 byte order mark: the file is binary or UTF-16, not UTF-8",
-            fix=_UTF8_FIX,
+            fix=UTF8_FIX,
         )
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadDataError.at(path, f"the header line is not valid UTF-8 (byte {exc.start})", fix=_UTF8_FIX) from None
+        raise BadDataError.at(path, f"the header line is not valid UTF-8 (byte {exc.start})", fix=UTF8_FIX) from None
     if not text.strip():
         raise BadDataError.at(path, "the header line is empty", fix="put the column names on the first line")
     try:

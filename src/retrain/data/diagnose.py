@@ -21,11 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from retrain.data.csvfile import NULL_TOKENS, PARSE, SUSPECT_DELIMITERS, CsvHeader, field_size_limit
+from retrain.data.csvfile import NULL_TOKENS, PARSE, SUSPECT_DELIMITERS, UTF8_FIX, CsvHeader, field_size_limit
 from retrain.data.errors import BadDataError, shown
 
 _ARROW_COLUMN = re.compile(r"In CSV column #(\d+): .*invalid value '(.*)'", re.DOTALL)
-_UTF8_FIX = "save the file as UTF-8 (e.g. pandas to_csv(..., encoding='utf-8'))"
 
 
 def diagnose(
@@ -107,7 +106,7 @@ def _decoded(path: Path, header: CsvHeader, quote: bool) -> Iterator[str]:
             raise BadDataError.at(
                 path,
                 f"bytes that are not valid UTF-8 (byte {error.start} of the line; Latin-1 or UTF-16 text?)",
-                fix=_UTF8_FIX,
+                fix=UTF8_FIX,
                 column=column,
                 row=number - 1 if number > 0 else None,
             ) from None
