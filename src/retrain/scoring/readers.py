@@ -1,6 +1,6 @@
 """Stream a model's feature columns out of a CSV or Parquet file, in bounded memory.
 
-The measured recipe (DESIGN.md, "Performance facts"): CSV through `pyarrow.csv.open_csv` with ~1 MiB
+The measured recipe (`docs/DESIGN.md`, "Performance facts"): CSV through `pyarrow.csv.open_csv` with ~1 MiB
 blocks and the feature columns declared float64 (other columns are never parsed); Parquet through
 `ParquetFile.iter_batches` with `pre_buffer=False`. The small blocks are regrouped into matrices of
 `batch_rows` rows (≈100k) for `predict_proba`, so memory depends on the batch size, not the file size.
