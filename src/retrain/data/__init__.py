@@ -1,8 +1,8 @@
 """The data stage of retrain: pure functions from files to validated frames and back.
 
 - `generate`: a seeded synthetic daily stream with drift (the default source).
-- `load`: landing a user's own days from `RETRAIN_SOURCE` (plain files inside it only), quarantining
-  rejected ones, and `data_has_landed`, the one test of "is this day in raw/".
+- `load`: landing a user's own days from `RETRAIN_SOURCE` (plain files inside it only), and
+  quarantining rejected ones.
 - `csvfile`: the one CSV stack landing and scoring share (header checks, parse options, block sizes);
   `diagnose`: why pyarrow refused a file, by row and column, never crashing on what it cannot parse.
 - `validate`: reading a day at the boundary, failing with a message that says what, where and how to fix.
