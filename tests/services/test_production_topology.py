@@ -13,9 +13,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from retrain.ops.topology import LocalTopology
 from tests.services.airflow_api import AirflowApi
 from tests.services.conftest import dump_logs
+from tests.services.topology import LocalTopology
 
 pytestmark = pytest.mark.services
 
