@@ -15,64 +15,21 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from retrain.ops.environment import clean_environ
 from tests.faults.conftest import digest_tree
+from tests.faults.homes import DAYS, build_home, retrain_cli
 
 pytestmark = pytest.mark.integration
-
-DAYS = [f"2025-12-{day:02d}" for day in range(1, 9)]
-BUILD = textwrap.dedent(
-    f"""
-    from pathlib import Path
-    from retrain.ops.home import prepare_airflow_home, project_dags_folder
-    from retrain.settings import load_settings
-
-    airflow_home = prepare_airflow_home(load_settings())
-    from retrain.airflow.runner import DagRunner
-
-    runner = DagRunner(project_dags_folder(), airflow_home)
-    for ds in {DAYS!r}:
-        assert runner.run("generate_data", ds).ok, ds
-    result = runner.run("retrain", {DAYS[6]!r})
-    assert result.tasks["deploy_model"] == "success", result.tasks
-    """
-)
-
-
-def _env(home: Path) -> dict[str, str]:
-    """A user's shell: no AIRFLOW_HOME (retrain derives it from RETRAIN_HOME), small days, no retries."""
-    return {
-        **clean_environ(),
-        "RETRAIN_HOME": str(home),
-        "RETRAIN_ROWS_PER_DAY": "400",
-        "RETRAIN_TASK_RETRIES": "0",
-        "RETRAIN_WAIT_TIMEOUT": "2",
-        "RETRAIN_WAIT_POKE_INTERVAL": "1",
-        "RETRAIN_ESTIMATOR_PARAMS": '{"max_iter": 30}',
-    }
-
-
-def _retrain(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`retrain ARGS` in a fresh process, in a folder outside the home."""
-    command = [str(Path(sys.executable).with_name("retrain")), *args]
-    return subprocess.run(
-        command, env=_env(home), cwd=home.parent, capture_output=True, text=True, timeout=600, check=False
-    )
 
 
 @pytest.fixture(scope="module")
 def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A week of data and a first champion, built as `retrain run` builds a home."""
     home = tmp_path_factory.mktemp("site") / "home"
-    done = subprocess.run(
-        [sys.executable, "-c", BUILD], env=_env(home), capture_output=True, text=True, timeout=900, check=False
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    build_home(home, DAYS, retrain_on=DAYS[6])
     return home
 
 
@@ -115,7 +72,7 @@ def _runs_and_new_artifacts(home: Path) -> tuple[str, str, list[str]]:
 def _run_a_day(home: Path) -> None:
     """A retrain (trains, logs a run and its model) and a batch_predict (loads the champion) of the 8th day."""
     for args in (("run", "retrain", "--date", DAYS[7]), ("run", "batch_predict", "--date", DAYS[7])):
-        done = _retrain(home, *args)
+        done = retrain_cli(home, *args)
         assert done.returncode == 0, f"retrain {' '.join(args)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
 
