@@ -133,7 +133,8 @@ def test_the_pipeline_runs_on_celery_workers_and_serves_the_champion_from_mlflow
     # and: its artifacts went through the server (`--serve-artifacts`), into the server's own folder only
     run = client.get_run(champion.run_id)
     assert run.info.artifact_uri.startswith("mlflow-artifacts:/"), run.info.artifact_uri
-    assert (champion.storage_location or "").startswith("mlflow-artifacts:/"), champion.storage_location
+    model_uri = client.get_model_version_download_uri(MODEL, champion.version)
+    assert model_uri.startswith("mlflow-artifacts:/"), model_uri
     assert list(topology.mlflow_artifacts.rglob("model.skops")), "the server stored no model"
     strays = [p for p in topology.root.rglob("model.skops") if topology.mlflow_artifacts not in p.parents]
     assert strays == [], "a worker wrote a model outside the server's artifact store"
