@@ -7,7 +7,9 @@ even a deploy). `stop_on_signals()` does not depend on which Python handler is i
 handler of every handled signal writes the signal number to a wakeup file descriptor
 (`signal.set_wakeup_fd`), which a watcher thread reads. It then raises `Stopped` in the main thread
 (`PyThreadState_SetAsyncExc`, at the next bytecode), again every `every` seconds until the block is
-left, since a task runner catches every exception of its task. Should the block not be left within
+left: a task runner catches every exception of its task, so a raise that lands inside a task fails
+that task only, and one of the next lands in the runner's own code between tasks (frequent raises
+make that quick: measured under 0.3 s for `retrain run`). Should the block not be left within
 `grace` seconds (a long call into C), `on_timeout` runs and the process exits with 128 + the signal.
 """
 
@@ -64,7 +66,7 @@ class _State:
 
 @contextlib.contextmanager
 def stop_on_signals(
-    *, grace: float = 5.0, every: float = 0.5, on_timeout: Callable[[int], None] | None = None
+    *, grace: float = 5.0, every: float = 0.05, on_timeout: Callable[[int], None] | None = None
 ) -> Iterator[None]:
     """Within the block, SIGTERM or SIGINT raises `Stopped(signum)` in the main thread, whatever handlers
     the code inside installs; leaving the block after a signal raises `Stopped` too.
@@ -88,7 +90,7 @@ def stop_on_signals(
     def watch() -> None:
         deadline = float("inf")
         while not state.finished.is_set():
-            if select.select([reader], [], [], every)[0]:
+            if select.select([reader], [], [], every if state.signum else 0.5)[0]:
                 hits = [b for b in reader.recv(64) if b in HANDLED]
                 if hits and not state.signum:
                     state.signum = hits[0]

@@ -52,23 +52,25 @@ def test_clean_environ_removes_ours_and_keeps_the_rest() -> None:
     assert is_airflow("AIRFLOW_HOME") and is_airflow("AIRFLOW__X__Y") and not is_airflow("AIRFLOWISH")
 
 
-# A block that replaces SIGTERM's handler with one that does nothing (as Airflow's task runner does)
-# and then works for a minute in pure Python, catching every exception (as a task runner does).
+# A block that replaces SIGTERM's handler with one that does nothing (as Airflow's task runner does),
+# then runs "tasks" for a minute, each catching every exception (as a task runner does), with the
+# runner's own Python code in between.
 STUBBORN = textwrap.dedent(
     """
     import signal, sys, time
     from retrain.ops.signals import Stopped, stop_on_signals
 
     try:
-        with stop_on_signals(grace=5):
+        with stop_on_signals(grace=10, on_timeout=lambda _: print("timeout", flush=True)):
             signal.signal(signal.SIGTERM, lambda *_: None)
             print("ready", flush=True)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 try:
-                    sum(range(10_000))
+                    sum(range(200_000))  # a task
                 except BaseException:
                     pass
+                sum(i for i in range(20_000))  # the runner between two tasks
     except Stopped as stop:
         print(f"stopped {stop.signum}", flush=True)
         sys.exit(stop.exit_code)
