@@ -76,11 +76,11 @@ def stop_on_signals(
         every: Seconds between two raises while the block has not ended.
         on_timeout: Last bookkeeping before the forced exit (runs in the watcher thread).
 
-    Raises:
-        RuntimeError: Not called from the main thread (signals are delivered there only).
+    Outside the main thread (signals are handled there only) the block runs as it is.
     """
     if threading.current_thread() is not threading.main_thread():
-        raise RuntimeError("stop_on_signals() must be used in the main thread")
+        yield
+        return
     state = _State(main=threading.main_thread().ident or 0)
     reader, writer = socket.socketpair()
     writer.setblocking(False)
