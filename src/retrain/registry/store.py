@@ -56,7 +56,6 @@ def param_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
-
 def _check_not_moved(stored: str, expected: str) -> None:
     """Refuse to write into another home: a store whose experiment keeps its artifacts in an
     `mlartifacts/` folder other than ours was moved or copied with its home and not rebased yet."""
@@ -69,6 +68,7 @@ def _check_not_moved(stored: str, expected: str) -> None:
             "RETRAIN_HOME was moved or copied. Run any `retrain` command there once (e.g. `retrain status`): it "
             "rebases the store onto the home's new place"
         )
+
 
 class MlflowStore:
     """The connection to one MLflow store, for one registered model name.
