@@ -9,7 +9,7 @@ export AIRFLOW_HOME ?= $(RETRAIN_HOME)/airflow
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-dags test-integration test-services bench lint up clean
+.PHONY: help install demo test test-unit test-dags test-adapters test-integration test-faults test-services test-browser bench lint up clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -28,17 +28,23 @@ install: $(VENV)/.installed ## create .venv from uv.lock (idempotent; quick when
 demo: install ## simulate weeks of daily data through the real Airflow DAGs and show what happened
 	$(BIN)/retrain demo
 
-test: install ## run the whole test suite (unit, DAG integrity, integration; service tests when PostgreSQL and Redis answer)
+test: install ## run every test (unit, DAGs, adapters, integration, faults; services and browser when PostgreSQL, Redis and Chromium are there)
 	$(BIN)/pytest
 
-test-unit: install ## core library tests only (no Airflow)
+test-unit: install ## core library tests only (no Airflow: tests/unit/test_layers.py checks it)
 	$(BIN)/pytest tests/unit
 
 test-dags: install ## DAG integrity tests
 	$(BIN)/pytest tests/dags
 
+test-adapters: install ## the Airflow adapter tests (src/retrain/airflow)
+	$(BIN)/pytest tests/adapters
+
 test-integration: install ## real Airflow runs
 	$(BIN)/pytest tests/integration
+
+test-faults: install ## real fault injection (tests/faults/README.md)
+	$(BIN)/pytest tests/faults
 
 bench: install ## benchmarks: print tables of rows/s, memory and ratios
 	$(BIN)/python bench/bench_score.py
@@ -48,6 +54,9 @@ up: install ## the Airflow UI (:8080) and MLflow UI (:5000) on this project, log
 
 test-services: install ## the production topology as local processes: CeleryExecutor on PostgreSQL + Redis, 2 workers, MLflow server
 	$(BIN)/pytest tests/services
+
+test-browser: install ## headless Chromium: the report and the Airflow UI of `retrain up`
+	$(BIN)/pytest tests/browser
 
 lint: install ## ruff
 	$(BIN)/ruff check src tests dags bench

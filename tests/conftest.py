@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from retrain.ops.environment import is_setting
 from retrain.settings import Settings, load_settings
 from tests.helpers.telegram_server import telegram_server  # noqa: F401  (a fixture for every test module)
 
@@ -25,22 +26,19 @@ DAGS_FOLDER = REPO / "dags"
 def _write_airflow_cfg() -> None:
     """Written before anything can import Airflow: on import, Airflow would write its own default
     airflow.cfg (dags_folder = $AIRFLOW_HOME/dags) and every dag.test() would then look there."""
-    from retrain.airflow.home import airflow_cfg
+    from retrain.ops.home import airflow_cfg
 
-    (_AIRFLOW_HOME / "airflow.cfg").write_text(airflow_cfg(_AIRFLOW_HOME, DAGS_FOLDER), encoding="utf-8")
+    (_AIRFLOW_HOME / "airflow.cfg").write_text(airflow_cfg(DAGS_FOLDER), encoding="utf-8")
 
 
 _write_airflow_cfg()
-
-_OWN_ENV_PREFIXES = ("RETRAIN_", "TG_", "MLFLOW_")
-_OWN_ENV_NAMES = ("METRIC_THRESHOLD", "MODEL_VERSION")
 
 
 @pytest.fixture
 def retrain_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A clean environment for retrain: nothing from the developer's shell leaks into a test."""
     for key in list(os.environ):
-        if key.startswith(_OWN_ENV_PREFIXES) or key in _OWN_ENV_NAMES:
+        if is_setting(key):
             monkeypatch.delenv(key, raising=False)
     env = {
         "RETRAIN_HOME": str(tmp_path / "home"),

@@ -68,14 +68,18 @@ err = Console(stderr=True)
 
 def _settings() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    from retrain.ops.home import relocate
+
+    relocate(settings)  # a home that was moved or copied uses its own files only, from the first command on
+    return settings
 
 
 def _airflow(settings: Settings) -> Path:
-    from retrain.airflow.home import prepare_airflow_home
+    from retrain.ops.home import prepare_airflow_home
 
     return prepare_airflow_home(settings)
 
@@ -118,12 +122,16 @@ def demo() -> None:
 
     with logs_to_file(log_path) as terminal:
         from retrain.airflow.demo import run_timeline
+        from retrain.ops.signals import Stopped, exit_now
 
         try:
             timeline = run_timeline(settings, terminal, log_path)
         except DemoError as exc:
             terminal.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
+        except Stopped as stop:
+            terminal.print(f"[red]error:[/red] {stop}: the demo stopped; `retrain demo` starts it again")
+            exit_now(stop.exit_code)
     from retrain.report.console import print_demo_summary
 
     print_demo_summary(console, settings, timeline)
@@ -138,8 +146,8 @@ def run(
     """Run one DAG for one logical date through Airflow; exit 1 if the run failed."""
     settings = _settings()
     _airflow(settings)
-    from retrain.airflow.home import project_dags_folder
     from retrain.airflow.runner import DagRunner
+    from retrain.ops.home import project_dags_folder
 
     runner = DagRunner(project_dags_folder(), Path(os.environ["AIRFLOW_HOME"]))
     try:
@@ -147,7 +155,13 @@ def run(
     except KeyError as exc:
         err.print(f"[red]error:[/red] {exc.args[0]}")
         raise typer.Exit(2) from None
-    result = runner.run(dag_id, date, {"trigger": trigger} if trigger else None)
+    from retrain.ops.signals import Stopped, exit_now
+
+    try:
+        result = runner.run(dag_id, date, {"trigger": trigger} if trigger else None)
+    except Stopped as stop:
+        err.print(f"[red]error:[/red] {stop}: the {dag_id} run of {date} was marked failed; run it again to finish it")
+        exit_now(stop.exit_code)
     table = Table(title=f"{dag_id} {date}: {result.state} in {result.seconds:.1f}s")
     table.add_column("task")
     table.add_column("state")

@@ -220,6 +220,13 @@ def _known_env_names() -> dict[str, str]:
     return _ENV_NAMES
 
 
+def env_names() -> frozenset[str]:
+    """Every environment variable a setting is read from: the `RETRAIN_*` names and the seed names
+    (`TG_TOKEN`, `METRIC_THRESHOLD`, `MLFLOW_TRACKING_URI`, ...). The one list of them: it is derived
+    from the fields above, so a new setting is known everywhere at once."""
+    return frozenset(_known_env_names())
+
+
 def _describe(field_name: str) -> str:
     field = Settings.model_fields[field_name]
     names = [str(c) for c in getattr(field.validation_alias, "choices", [field_name])]

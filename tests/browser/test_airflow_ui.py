@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from retrain.ops.topology import clean_environ, free_port
+from retrain.ops.environment import clean_environ
+from retrain.ops.supervisor import free_port
 from tests.helpers.chromium import CHROMEDRIVER, CHROMIUM, headless_flags
 
 REPO = Path(__file__).resolve().parents[2]

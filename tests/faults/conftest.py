@@ -17,13 +17,12 @@ from typing import Any
 
 import pytest
 
+from retrain.ops.environment import is_setting
 from tests.conftest import DAGS_FOLDER, REPO
 from tests.helpers.telegram_server import TelegramServer
 
 pytestmark = pytest.mark.integration
 
-_OWN_ENV_PREFIXES = ("RETRAIN_", "TG_", "MLFLOW_")
-_OWN_ENV_NAMES = ("METRIC_THRESHOLD", "MODEL_VERSION")
 TOKEN = "777001:FAULTS-secret-token-Zq9x"
 CHAT = "31337"
 KILLER = Path(__file__).with_name("killer.py")
@@ -34,7 +33,7 @@ def environment(home: Path, **extra: str) -> Iterator[pytest.MonkeyPatch]:
     """A clean retrain environment for a whole module (module fixtures cannot use `monkeypatch`)."""
     mp = pytest.MonkeyPatch()
     for key in list(os.environ):
-        if key.startswith(_OWN_ENV_PREFIXES) or key in _OWN_ENV_NAMES:
+        if is_setting(key):
             mp.delenv(key, raising=False)
     env = {
         "RETRAIN_HOME": str(home),

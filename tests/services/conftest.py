@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retrain.ops.topology import LocalTopology, database_exists, probe_services, redis_keys_with
+from tests.services.topology import LocalTopology, database_exists, probe_services, redis_keys_with
 
 pytestmark = pytest.mark.services
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from retrain.ops.topology import ProcessGroup, ServiceError, free_port, probe_services, wait_until
+from retrain.ops.supervisor import ProcessGroup, ServiceError, free_port, wait_until
+from tests.services.topology import probe_services
 
 # A parent that starts a child in its own group and a grandchild in its own session, then waits:
 # stopping must reach all three.

@@ -2,20 +2,27 @@
 and an MLflow tracking server on a PostgreSQL backend store, driven through Airflow's REST API (v2).
 
 generate_data for a week → retrain (the first champion) → batch_predict (mapped over both workers);
-then the champion is read back through the MLflow server.
+then the champion is read back through the MLflow server: its artifacts are `mlflow-artifacts:` URIs
+stored by the server alone, and a process sharing no folder with it loads the champion over HTTP.
 """
 
 from __future__ import annotations
 
 import csv
+import json
+import shutil
+import subprocess
+import sys
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
-from retrain.ops.topology import LocalTopology
+from retrain.ops.environment import clean_environ
 from tests.services.airflow_api import AirflowApi
 from tests.services.conftest import dump_logs
+from tests.services.topology import LocalTopology
 
 pytestmark = pytest.mark.services
 
@@ -34,8 +41,46 @@ def _check(states: dict[str, str], topology: LocalTopology) -> None:
     assert set(states.values()) == {"success"}, f"{states}\n{dump_logs(topology)}"
 
 
+LOAD_CHAMPION = """
+import json, sys
+import pandas as pd
+from retrain.registry import Registry
+from retrain.settings import load_settings
+
+model = Registry.from_settings(load_settings()).load_model("models:/{model}@champion")
+print(json.dumps([int(p) for p in model.predict(pd.read_csv(sys.argv[1]))]))
+"""
+
+
+def load_champion_elsewhere(topology: LocalTopology, tmp_path: Path, ds: str) -> list[int]:
+    """The champion's predictions for day `ds`, computed by a fresh process that knows only the server's URL."""
+    host = tmp_path / "another-host"
+    host.mkdir()
+    features = host / "data.csv"
+    shutil.copy(topology.retrain_home / "data" / "raw" / ds / "data.csv", features)
+    env = {
+        **clean_environ(),
+        "HOME": str(host),
+        "RETRAIN_HOME": str(host / "home"),
+        "MLFLOW_TRACKING_URI": topology.mlflow_url,
+    }
+    assert not any(str(topology.mlflow_artifacts) in value for value in env.values())
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_CHAMPION.format(model=MODEL), str(features)],
+        env=env,
+        cwd=host,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not (host / "home" / "mlartifacts").exists() or not list((host / "home" / "mlartifacts").rglob("*.skops"))
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_the_pipeline_runs_on_celery_workers_and_serves_the_champion_from_mlflow(
-    topology: LocalTopology, api: AirflowApi
+    topology: LocalTopology, api: AirflowApi, tmp_path: Path
 ) -> None:
     started = time.monotonic()
     # given: the project's DAGs parsed by the dag-processor, unpaused through the API
@@ -85,10 +130,17 @@ def test_the_pipeline_runs_on_celery_workers_and_serves_the_champion_from_mlflow
     assert champion.version == "1"
     assert champion.tags["ds"] == DAYS[-1]
     assert not (topology.retrain_home / "mlflow.db").exists(), "a task fell back to the local SQLite store"
-    from retrain.registry import Registry
-
-    registry = Registry(topology.mlflow_url, MODEL, topology.retrain_home / "mlartifacts")
-    model = registry.load_model(f"models:/{MODEL}@champion")
+    # and: its artifacts went through the server (`--serve-artifacts`), into the server's own folder only
+    run = client.get_run(champion.run_id)
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/"), run.info.artifact_uri
+    model_uri = client.get_model_version_download_uri(MODEL, champion.version)
+    assert model_uri.startswith("mlflow-artifacts:/"), model_uri
+    assert list(topology.mlflow_artifacts.rglob("model.skops")), "the server stored no model"
+    strays = [p for p in topology.root.rglob("model.skops") if topology.mlflow_artifacts not in p.parents]
+    assert strays == [], "a worker wrote a model outside the server's artifact store"
+    # and: a process that shares no folder with the server (its own cwd, HOME and RETRAIN_HOME, as a
+    # worker on another host) loads the champion over HTTP, verified, and scores like the workers did
+    scores = load_champion_elsewhere(topology, tmp_path, DAYS[-1])
 
     # and: the day's predictions are that model's, row for row
     import pandas as pd
@@ -99,5 +151,5 @@ def test_the_pipeline_runs_on_celery_workers_and_serves_the_champion_from_mlflow
         rows = list(csv.DictReader(handle))
     assert [int(r["row"]) for r in rows] == list(range(len(features)))
     assert {r["model_version"] for r in rows} == {"1"}
-    assert [int(r["prediction"]) for r in rows] == [int(p) for p in model.predict(features)]
+    assert [int(r["prediction"]) for r in rows] == scores
     print(f"services pipeline: {time.monotonic() - started:.0f}s after the topology started")

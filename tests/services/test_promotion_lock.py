@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from retrain.ops.topology import DEFAULT_PG_DSN, create_database, database_exists, drop_database
 from tests.conftest import REPO
+from tests.services.topology import DEFAULT_PG_DSN, create_database, database_exists, drop_database
 
 pytestmark = pytest.mark.services
 
@@ -64,7 +64,7 @@ RACER = textwrap.dedent(
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
     """A fresh PostgreSQL database of this test's own; its SQLAlchemy URL. Dropped afterwards."""
-    from retrain.ops.topology import probe_services
+    from tests.services.topology import probe_services
 
     reason = probe_services()
     if reason and "PostgreSQL" in reason:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from retrain.airflow.home import project_dags_folder
+from retrain.ops.home import project_dags_folder
 from retrain.settings import Settings
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from retrain.settings import Settings, load_settings
+from retrain.settings import Settings, env_names, load_settings
 
 TaskKind = Literal["train", "score"]
 
@@ -135,19 +135,10 @@ def task_python(settings: Settings, kind: TaskKind) -> Path:
     return settings.task_python or settings.home / "venvs" / kind / "bin" / "python"
 
 
-def _setting_env_names() -> set[str]:
-    """Every environment name a setting is read from (RETRAIN_* and the seed names)."""
-    return {
-        str(choice)
-        for field in Settings.model_fields.values()
-        for choice in getattr(field.validation_alias, "choices", [])
-    }
-
-
 def container_environment(settings: Settings, environ: dict[str, str] | None = None) -> tuple[dict, dict]:
     """(environment, private_environment) of a container task: the settings, secrets apart."""
     env = dict(os.environ if environ is None else environ)
-    names = _setting_env_names() | set(SETTINGS_ENV_EXTRA)
+    names = env_names() | set(SETTINGS_ENV_EXTRA)
     public = {k: v for k, v in env.items() if k in names and k not in SECRET_ENV_NAMES}
     private = {k: v for k, v in env.items() if k in SECRET_ENV_NAMES}
     public["RETRAIN_HOME"] = str(settings.home)

@@ -2,11 +2,12 @@
 
 One process can run many DAG runs: Airflow, pandas, scikit-learn and MLflow are imported once, which
 is what makes a five-week simulated timeline take a minute or two instead of tens of minutes.
-Call `retrain.airflow.home.prepare_airflow_home` before importing this module.
+Call `retrain.ops.home.prepare_airflow_home` before importing this module.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -15,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 if not os.environ.get("AIRFLOW_HOME"):  # Airflow would silently fall back to ~/airflow
-    raise RuntimeError("call retrain.airflow.home.prepare_airflow_home(settings) before importing the runner")
+    raise RuntimeError("call retrain.ops.home.prepare_airflow_home(settings) before importing the runner")
 
 import airflow  # noqa: E402
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.sdk import DAG  # noqa: E402
+
+from retrain.ops.signals import Stopped, stop_on_signals  # noqa: E402
 
 _MIGRATED = ".retrain-db-migrated-"
 
@@ -91,6 +94,38 @@ def redact_console_logs() -> None:
             handler.addFilter(LiveRedactingFilter(()))
 
 
+def _fail_unfinished(dag_id: str, logical_date: datetime) -> None:
+    """Mark a stopped run failed, as Airflow marks a run failed by hand: its active tasks failed, the tasks
+    that never started skipped. Nothing is left `running` for `retrain status`, the UI or a rerun."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        run = session.scalars(
+            select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical_date)
+        ).one_or_none()
+        if run is None or run.state != DagRunState.RUNNING:
+            return
+        run.state = DagRunState.FAILED
+        tis = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)
+        )
+        for ti in tis:
+            if ti.state in (None, TaskInstanceState.SCHEDULED):
+                ti.state = TaskInstanceState.SKIPPED
+            elif ti.state not in (
+                TaskInstanceState.SUCCESS,
+                TaskInstanceState.FAILED,
+                TaskInstanceState.SKIPPED,
+                TaskInstanceState.UPSTREAM_FAILED,
+                TaskInstanceState.REMOVED,
+            ):
+                ti.state = TaskInstanceState.FAILED
+
+
 class DagRunner:
     """Parses the project's DAGs once and runs them for given dates."""
 
@@ -124,10 +159,22 @@ class DagRunner:
             return [(r.logical_date.date().isoformat(), dict(r.conf or {})) for r in runs if r.logical_date]
 
     def run(self, dag_id: str, ds: str | date, conf: dict[str, Any] | None = None) -> RunResult:
+        """Run `dag_id` for the day `ds` to its end.
+
+        Raises:
+            Stopped: SIGTERM or SIGINT arrived: the running task was interrupted and the DAG run marked
+                failed, within seconds (a rerun of the day starts it again).
+        """
         day = date.fromisoformat(ds) if isinstance(ds, str) else ds
         logical_date = datetime(day.year, day.month, day.day, tzinfo=UTC)
         started = time.monotonic()
-        dag_run = self.dag(dag_id).test(logical_date=logical_date, run_conf=conf)
+        stop = functools.partial(_fail_unfinished, dag_id, logical_date)
+        try:
+            with stop_on_signals(on_timeout=lambda _: stop()):
+                dag_run = self.dag(dag_id).test(logical_date=logical_date, run_conf=conf)
+        except Stopped:
+            stop()
+            raise
         tasks: dict[str, str] = {}
         for ti in dag_run.get_task_instances():
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"

@@ -1,8 +1,8 @@
 """The production topology's service commands and settings: one source of truth.
 
 `deploy/docker-compose.yml`, `retrain up` (`retrain.ops.up`) and the local production topology
-(`retrain.ops.topology`, run by `make test-services`) all start the same programs with the same
-arguments; `tests/unit/test_compose.py` checks the compose file against this module.
+(`tests/services/topology.py`, run by `make test-services`) all start the same programs with the same
+arguments; `tests/unit/ops/test_compose.py` checks the compose file against this module.
 
 Placeholders in braces are filled by `command()`. Secrets never appear in a command line (a process
 list shows it to every user of the machine): they travel in the environment, e.g. the MLflow backend
@@ -41,10 +41,16 @@ MLFLOW_SERVER: list[str] = [
     "{mlflow_port}",
     "--workers",
     "{mlflow_workers}",
+    "--serve-artifacts",
     "--artifacts-destination",
     "{artifacts_destination}",
 ]
-"""The MLflow tracking server; its backend store comes from MLFLOW_BACKEND_STORE_URI (it may hold a password)."""
+"""The MLflow tracking server; its backend store comes from MLFLOW_BACKEND_STORE_URI (it may hold a password).
+
+`--serve-artifacts` (MLflow's default, spelled out because the topology depends on it): new experiments
+get `mlflow-artifacts:/` locations, and clients upload and download the models over HTTP through the
+server, which alone reads and writes `--artifacts-destination`. A worker on another host therefore
+needs nothing but the server's URL to load the champion (no shared `file://` volume)."""
 
 MLFLOW_BACKEND_STORE_ENV = "MLFLOW_BACKEND_STORE_URI"
 
@@ -70,7 +76,7 @@ COMPOSE_VALUES: dict[str, str] = {
     # Celery expands %h to the container's host name: every replica of `--scale airflow-worker=N`
     # gets its own node name, which the worker's healthcheck pings.
     "celery_hostname": "celery@%h",
-    "artifacts_destination": "/opt/retrain/home/mlartifacts",  # $RETRAIN_HOME/mlartifacts in the image
+    "artifacts_destination": "/opt/mlflow/artifacts",  # the `mlartifacts` volume, mounted by the server only
 }
 """The values the compose file fills the templates with."""
 

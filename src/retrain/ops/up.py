@@ -12,7 +12,6 @@ Ctrl-C or SIGTERM stops every process it started (each runs in its own process g
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import sys
@@ -23,15 +22,8 @@ from types import FrameType
 from rich.console import Console
 
 from retrain.ops import services
-from retrain.ops.topology import (
-    ProcessGroup,
-    ServiceError,
-    clean_environ,
-    http_ok,
-    port_in_use,
-    wait_until,
-    write_private,
-)
+from retrain.ops.environment import clean_environ, own_settings
+from retrain.ops.supervisor import ProcessGroup, ServiceError, http_ok, port_in_use, wait_until, write_private
 from retrain.settings import Settings
 
 ADMIN_USER = "admin"
@@ -59,11 +51,7 @@ def serves_mlflow_store(settings: Settings) -> bool:
 
 def environment(settings: Settings, airflow_home: Path, password_file: Path) -> dict[str, str]:
     """The environment of every service: the caller's, plus what the components must share."""
-    env = clean_environ()
-    env.update({k: v for k, v in os.environ.items() if k.startswith(("RETRAIN_", "MLFLOW_", "AIRFLOW__"))})
-    for name in ("TG_TOKEN", "TG_CHAT", "TG_API_URL", "METRIC_THRESHOLD", "MODEL_VERSION"):
-        if name in os.environ:
-            env[name] = os.environ[name]
+    env = {**clean_environ(), **own_settings()}
     env.update(
         {
             "AIRFLOW_HOME": str(airflow_home),
@@ -90,7 +78,7 @@ def _check_ports(settings: Settings) -> None:
 
 def main(settings: Settings, console: Console | None = None) -> int:
     """Start the UIs, wait for Ctrl-C or SIGTERM, stop everything. Returns the exit code."""
-    from retrain.airflow.home import prepare_airflow_home
+    from retrain.ops.home import prepare_airflow_home
 
     console = console or Console(soft_wrap=True)
     airflow_home = prepare_airflow_home(settings)

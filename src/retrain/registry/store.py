@@ -56,6 +56,20 @@ def param_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
+def _check_not_moved(stored: str, expected: str) -> None:
+    """Refuse to write into another home: a store whose experiment keeps its artifacts in an
+    `mlartifacts/` folder other than ours was moved or copied with its home and not rebased yet."""
+    if stored == expected or not stored.startswith("file:"):
+        return
+    stored_root, expected_root = stored.rstrip("/").rpartition("/")[0], expected.rpartition("/")[0]
+    if stored_root.endswith("/mlartifacts") and stored_root != expected_root:
+        raise RegistryError(
+            f"the MLflow store keeps its artifacts under {stored_root}, not under {expected_root}: its "
+            "RETRAIN_HOME was moved or copied. Run any `retrain` command there once (e.g. `retrain status`): it "
+            "rebases the store onto the home's new place"
+        )
+
+
 class MlflowStore:
     """The connection to one MLflow store, for one registered model name.
 
@@ -125,8 +139,13 @@ class MlflowStore:
         """The experiment named after the model, created with its artifacts under `artifact_root`."""
         if self._experiment_id is not None:
             return self._experiment_id
-        location = (self.artifact_root / safe_name(self.model_name)).as_uri()
+        # A tracking server places the artifacts itself (`--serve-artifacts`: `mlflow-artifacts:` URIs,
+        # uploaded over HTTP), so no worker needs a folder shared with it; a local store uses ours.
+        served = self.tracking_uri.startswith(("http://", "https://"))
+        location = None if served else (self.artifact_root / safe_name(self.model_name)).as_uri()
         experiment = self.client.get_experiment_by_name(self.model_name)
+        if experiment is not None and location is not None:
+            _check_not_moved(experiment.artifact_location, location)
         if experiment is None:
             try:
                 experiment_id = self.client.create_experiment(self.model_name, artifact_location=location)

@@ -155,11 +155,16 @@ def test_volumes_are_named_and_mounted(compose, svc) -> None:  # type: ignore[no
     mounts = {name: {v.split(":")[0] for v in s.get("volumes", [])} for name, s in svc.items()}
     assert "postgres-data" in mounts["postgres"]
     for name in AIRFLOW_COMPONENTS:
-        assert {"retrain-data", "mlartifacts", "airflow-logs"} <= mounts[name], name
+        assert {"retrain-data", "airflow-logs"} <= mounts[name], name
+        # the models go through the MLflow server (issue 13 item 15): no shared artifact volume
+        assert "mlartifacts" not in mounts[name], f"{name} must reach the models through the MLflow server only"
     assert "airflow-auth" in mounts["airflow-apiserver"] and "airflow-auth" in mounts["airflow-init"]
-    assert "mlartifacts" in mounts["mlflow"]
-    # MLflow serves the artifacts at the path the workers write them (RETRAIN_HOME/mlartifacts)
-    assert "mlartifacts:" + services.COMPOSE_VALUES["artifacts_destination"] in svc["mlflow"]["volumes"]
+    assert [name for name, m in mounts.items() if "mlartifacts" in m] == ["mlflow"]
+    # the server alone stores them, outside RETRAIN_HOME, and serves them (`mlflow-artifacts:` URIs)
+    destination = services.COMPOSE_VALUES["artifacts_destination"]
+    assert "mlartifacts:" + destination in svc["mlflow"]["volumes"]
+    assert not destination.startswith(svc["airflow-worker"]["environment"]["RETRAIN_HOME"])
+    assert "--serve-artifacts" in svc["mlflow"]["command"]
     for volume in VOLUMES:
         assert volume in COMPOSE_FILE.read_text().split("services:")[0], f"{volume} is not documented"
 

@@ -1,14 +1,19 @@
-"""The production topology as local processes, and the process supervision `retrain up` shares.
+"""The production topology as local processes: the harness of `make test-services`.
 
 `LocalTopology` runs what `deploy/docker-compose.yml` runs, without Docker: Airflow with the
 CeleryExecutor on PostgreSQL (metadata) and Redis (broker), an api-server, a scheduler, a
 dag-processor, a triggerer, N Celery workers with distinct host names, and an MLflow tracking server
-on a PostgreSQL backend store. The commands come from `retrain.ops.services`, as the compose file's do.
-Everything it creates is fresh and removed when it stops: two PostgreSQL databases with unique
-names, this run's keys in a Redis database, and every process it started.
+on a PostgreSQL backend store that serves the model artifacts (`mlflow-artifacts:`) from a folder of
+its own. The commands come from `retrain.ops.services`, as the compose file's do; the processes are
+supervised by `retrain.ops.supervisor`, as `retrain up`'s are.
 
-`ProcessGroup` starts each program in its own process group and stops them all: SIGTERM to every
-group, then SIGKILL to whatever is left, including descendants that left their group.
+Only the tests use it, so it lives here and not in the package. Everything it creates is fresh and
+removed when it stops: two PostgreSQL databases with unique names, this run's keys in a Redis
+database, and every process it started.
+
+Like separate hosts, the components share nothing but the network and RETRAIN_HOME's data folder
+(the `retrain-data` volume of the compose file): each worker runs in a folder of its own (its cwd and
+HOME), and the MLflow server's artifact store is a folder no Airflow component is told about.
 """
 
 from __future__ import annotations
@@ -17,39 +22,21 @@ import contextlib
 import os
 import re
 import secrets
-import shutil
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from retrain.ops import services
+from retrain.ops import environment, services
+from retrain.ops.supervisor import ProcessGroup, ServiceError, free_port, http_ok, wait_until, write_private
 
+REPO = Path(__file__).resolve().parents[2]
 WORKER_HOSTNAME_ENV = "TOPOLOGY_WORKER_HOSTNAME"
 """Set per worker: the host name its task instances record (several workers share this machine)."""
 
 DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
-_OWN_ENV_PREFIXES = ("AIRFLOW__", "RETRAIN_", "MLFLOW_")
-_OWN_ENV_NAMES = (
-    "AIRFLOW_HOME",
-    "AIRFLOW_CONFIG",
-    "TG_TOKEN",
-    "TG_CHAT",
-    "TG_API_URL",
-    "METRIC_THRESHOLD",
-    "MODEL_VERSION",
-    WORKER_HOSTNAME_ENV,
-)
-
-
-class ServiceError(RuntimeError):
-    """A service failed to start, died, or did not become ready in time; the message says which and why."""
 
 
 class ServicesUnavailable(RuntimeError):
@@ -61,223 +48,11 @@ def worker_hostname() -> str:
     return os.environ.get(WORKER_HOSTNAME_ENV) or socket.getfqdn()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
-def executable(name: str) -> str:
-    """The program `name` of the running environment (the .venv's bin/), else from PATH."""
-    candidate = Path(sys.executable).parent / name
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which(name)
-    if not found:
-        raise ServiceError(f"cannot find the program {name!r} next to {sys.executable} or on PATH")
-    return found
-
-
 def clean_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment without Airflow, MLflow or retrain settings: a child gets only the ones we give."""
-    env = dict(os.environ if base is None else base)
-    for key in list(env):
-        if key.startswith(_OWN_ENV_PREFIXES) or key in _OWN_ENV_NAMES:
-            del env[key]
-    bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    """`retrain.ops.environment.clean_environ`, without a worker host name of an enclosing topology."""
+    env = environment.clean_environ(base)
+    env.pop(WORKER_HOSTNAME_ENV, None)
     return env
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (a password file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
-
-
-@dataclass
-class _Proc:
-    name: str
-    argv: list[str]
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    log: IO[bytes]
-
-
-class ProcessGroup:
-    """Programs started in their own process groups, logged to files, stopped together.
-
-    Args:
-        log_dir: Each program's stdout and stderr go to `log_dir/<name>.log`.
-    """
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = Path(log_dir)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._procs: list[_Proc] = []
-        self._seen: dict[int, Any] = {}  # pid -> psutil.Process of every process we ever saw in our trees
-        self._groups: set[int] = set()
-
-    @property
-    def names(self) -> list[str]:
-        return [p.name for p in self._procs]
-
-    def log_path(self, name: str) -> Path:
-        return self.log_dir / f"{name}.log"
-
-    def start(self, name: str, argv: list[str], env: Mapping[str, str], cwd: Path | None = None) -> int:
-        """Start `argv` in a new process group; returns its pid."""
-        log_path = self.log_path(name)
-        log = open(log_path, "ab")  # noqa: SIM115  (closed in stop())
-        resolved = [executable(argv[0]), *argv[1:]]
-        try:
-            popen = subprocess.Popen(
-                resolved,
-                env=dict(env),
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                process_group=0,
-            )
-        except OSError as exc:
-            log.close()
-            raise ServiceError(f"{name}: cannot start {argv[0]}: {exc}") from exc
-        self._procs.append(_Proc(name, list(argv), popen, log_path, log))
-        self._groups.add(popen.pid)
-        self.snapshot()
-        return popen.pid
-
-    def run(self, name: str, argv: list[str], env: Mapping[str, str], timeout: float) -> None:
-        """Run a one-shot command (e.g. a database migration) to completion, in its own group."""
-        self.start(name, argv, env)
-        proc = self._procs[-1]
-        try:
-            code = proc.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self._kill_group(proc.popen.pid, signal.SIGKILL)
-            proc.popen.wait()
-            raise ServiceError(f"{name} did not finish within {timeout:.0f}s; see {proc.log_path}") from None
-        finally:
-            self._procs.remove(proc)
-            proc.log.close()
-        if code != 0:
-            raise ServiceError(f"{name} failed with exit code {code}:\n{self.tail(name)}")
-
-    def tail(self, name: str, lines: int = 15) -> str:
-        path = self.log_path(name)
-        if not path.exists():
-            return "(no output)"
-        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        return "\n".join(f"  {line}" for line in text[-lines:])
-
-    def check_alive(self) -> None:
-        """Raise ServiceError naming the first program that exited, with the end of its log."""
-        for proc in self._procs:
-            code = proc.popen.poll()
-            if code is not None:
-                raise ServiceError(
-                    f"{proc.name} exited with code {code}; the end of {proc.log_path}:\n{self.tail(proc.name)}"
-                )
-
-    def snapshot(self) -> None:
-        """Remember every live descendant: a process that leaves its group is still stopped."""
-        import psutil
-
-        for proc in self._procs:
-            try:
-                root = psutil.Process(proc.popen.pid)
-                for p in [root, *root.children(recursive=True)]:
-                    self._seen.setdefault(p.pid, p)
-            except psutil.NoSuchProcess:
-                continue
-
-    def leftovers(self) -> list[Any]:
-        """Processes we started (or their descendants) that are still alive."""
-        import psutil
-
-        alive = []
-        for p in self._seen.values():
-            try:
-                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(p)
-            except psutil.NoSuchProcess:
-                continue
-        for pid in psutil.pids():
-            with contextlib.suppress(psutil.Error, OSError):
-                if pid not in self._seen and os.getpgid(pid) in self._groups:
-                    alive.append(psutil.Process(pid))
-        return alive
-
-    @staticmethod
-    def _kill_group(pgid: int, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, sig)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM every group (last started first), wait up to `timeout`, then SIGKILL what is left."""
-        import psutil
-
-        self.snapshot()
-        for proc in reversed(self._procs):
-            self._kill_group(proc.popen.pid, signal.SIGTERM)
-        for p in self.leftovers():  # descendants that moved to a group of their own
-            with contextlib.suppress(psutil.Error, OSError):
-                if os.getpgid(p.pid) not in self._groups:
-                    p.terminate()
-        deadline = time.monotonic() + timeout
-        for proc in reversed(self._procs):
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-        # Children that outlive their leader (pool processes, task supervisors) get the same time.
-        _, still = psutil.wait_procs(self.leftovers(), timeout=max(0.1, deadline - time.monotonic()))
-        for pgid in self._groups:
-            self._kill_group(pgid, signal.SIGKILL)
-        for p in still:
-            with contextlib.suppress(psutil.Error):
-                p.kill()
-        psutil.wait_procs(self.leftovers(), timeout=5)
-        for proc in self._procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.popen.wait(timeout=5)
-            proc.log.close()
-        self._procs.clear()
-
-
-def wait_until(
-    what: str, ready: Callable[[], bool], timeout: float, group: ProcessGroup | None = None, every: float = 0.5
-) -> None:
-    """Poll `ready()` until it holds; fail with `what` after `timeout` seconds or as soon as a service dies."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if group is not None:
-            group.check_alive()
-        with contextlib.suppress(Exception):
-            if ready():
-                return
-        if time.monotonic() > deadline:
-            raise ServiceError(f"{what} not ready after {timeout:.0f}s")
-        time.sleep(every)
-
-
-def http_ok(url: str) -> Callable[[], bool]:
-    """A readiness probe: GET `url` answers 200 (no proxy: traffic stays on this machine)."""
-    import httpx
-
-    def probe() -> bool:
-        return httpx.get(url, timeout=2.0, trust_env=False).status_code == 200
-
-    return probe
 
 
 def log_contains(group: ProcessGroup, name: str, pattern: str) -> Callable[[], bool]:
@@ -480,6 +255,15 @@ class LocalTopology:
         return self.root / "retrain"
 
     @property
+    def mlflow_artifacts(self) -> Path:
+        """The MLflow server's artifact store (`--artifacts-destination`): only the server knows this folder."""
+        return self.root / "mlflow-server" / "artifacts"
+
+    def worker_dir(self, index: int) -> Path:
+        """A worker's own folder (its cwd and HOME): what a separate host would have."""
+        return self.root / "hosts" / self.worker_name(index)
+
+    @property
     def log_dir(self) -> Path:
         return self.root / "logs"
 
@@ -502,11 +286,11 @@ class LocalTopology:
     # -- environment --------------------------------------------------------------------------------
 
     def _airflow_env(self) -> dict[str, str]:
-        from retrain.airflow.home import airflow_cfg, project_dags_folder
+        from retrain.ops.home import airflow_cfg, project_dags_folder
 
         dags = project_dags_folder()
         self.airflow_home.mkdir(parents=True, exist_ok=True)
-        (self.airflow_home / "airflow.cfg").write_text(airflow_cfg(self.airflow_home, dags), encoding="utf-8")
+        (self.airflow_home / "airflow.cfg").write_text(airflow_cfg(dags), encoding="utf-8")
         passwords = self.airflow_home / "simple_auth_manager_passwords.json"
         write_private(passwords, services.passwords_json({self.admin_user: self.password}))
         sync_conn = sqlalchemy_url(self.pg_dsn, self.airflow_db)
@@ -532,7 +316,9 @@ class LocalTopology:
                 "AIRFLOW_HOME": str(self.airflow_home),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": async_conn(sync_conn, self.airflow_home),
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
-                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "retrain.ops.topology.worker_hostname",
+                # `tests.services.topology.worker_hostname`, importable from the repository's root
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.{worker_hostname.__name__}",
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.schedules),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "RETRAIN_HOME": str(self.retrain_home),
@@ -560,8 +346,10 @@ class LocalTopology:
             self._created_dbs.append(name)
         env = self._airflow_env()
 
+        self.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
         mlflow_env = {
             **clean_environ(),
+            "HOME": str(self.mlflow_artifacts.parent),
             **services.MLFLOW_SERVER_ENV,
             services.MLFLOW_BACKEND_STORE_ENV: sqlalchemy_url(self.pg_dsn, self.mlflow_db),
         }
@@ -572,9 +360,10 @@ class LocalTopology:
                 host="127.0.0.1",
                 mlflow_port=self.mlflow_port,
                 mlflow_workers=1,
-                artifacts_destination=self.retrain_home / "mlartifacts",
+                artifacts_destination=self.mlflow_artifacts,
             ),
             mlflow_env,
+            cwd=self.mlflow_artifacts.parent,
         )
         group.run("airflow-db-migrate", services.AIRFLOW_DB_MIGRATE, env, timeout=self.startup_timeout)
         airflow = services.AIRFLOW_SERVICES
@@ -586,15 +375,18 @@ class LocalTopology:
         group.start("triggerer", airflow["triggerer"], env)
         for index in range(self.workers):
             name = self.worker_name(index)
+            host_dir = self.worker_dir(index)
+            host_dir.mkdir(parents=True, exist_ok=True)
             worker_env = {
                 **env,
+                "HOME": str(host_dir),
                 WORKER_HOSTNAME_ENV: name,
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             }
             argv = services.command(
                 airflow["worker"], worker_concurrency=self.worker_concurrency, celery_hostname=f"{name}@%h"
             )
-            group.start(name, argv, worker_env)
+            group.start(name, argv, worker_env, cwd=host_dir)
 
         wait_until("the MLflow server", http_ok(f"{self.mlflow_url}/health"), self.startup_timeout, group)
         wait_until(
