@@ -23,9 +23,7 @@ same inputs (no timestamps, fixed SVG ids), so rerunning a day rewrites an ident
 from __future__ import annotations
 
 import html
-import io
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from retrain.drift import DayDrift
+from retrain.report.plots import confusion_plot, curve_plots, fmt, histogram_plot
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
 
 __all__ = ["MAX_DRIFT_PLOTS", "REPORT_METRICS", "build_report", "metric_table", "write_report"]
 
@@ -44,13 +42,6 @@ REPORT_METRICS: tuple[str, ...] = ("roc_auc", "accuracy", "f1", "precision", "re
 MAX_DRIFT_PLOTS = 24
 """At most this many histograms (the drifted features with the largest PSI first): a report of a
 1000-feature model must stay a readable, small file."""
-HIST_BINS = 40
-
-CHALLENGER_COLOUR = "#1f77b4"
-CHAMPION_COLOUR = "#ff7f0e"
-REFERENCE_COLOUR = "#7f7f7f"
-CURRENT_COLOUR = "#d62728"
-
 _CSS = """
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
@@ -121,164 +112,7 @@ def metric_table(
     return {name: metric_from_predictions(name, y, pred, matrix, classes) for name in metrics}
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return html.escape(str(value))
-    return "—" if math.isnan(number) else f"{number:.{digits}f}"
-
-
 # --- plots ------------------------------------------------------------------------------------
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-_ID = re.compile(r'\bid="([^"]+)"')
-
-
-def _svg(fig: Figure, key: str) -> str:
-    """The figure as an inline `<svg>` element, with ids made unique in the page.
-
-    Several SVGs share one HTML document, so matplotlib's ids (`figure_1`, clip paths, markers) are
-    prefixed per plot: `url(#...)` and `href="#..."` references then still find their own target.
-    """
-    import matplotlib
-
-    buffer = io.StringIO()
-    rc = {"svg.fonttype": "none", "svg.hashsalt": "retrain-report", "svg.image_inline": True}
-    with matplotlib.rc_context(rc):
-        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    text = buffer.getvalue()
-    text = text[text.index("<svg") :]
-    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
-    prefix = re.sub(r"[^A-Za-z0-9_-]", "_", key) + "-"
-    text = _ID.sub(lambda m: f'id="{prefix}{m.group(1)}"', text)
-    text = text.replace("url(#", f"url(#{prefix}").replace('href="#', f'href="#{prefix}')
-    return text.replace("<svg ", f'<svg role="img" aria-label="{html.escape(key)}" ', 1)
-
-
-def _figure(svg: str, caption: str, css: str = "") -> str:
-    css_attr = f' class="{css}"' if css else ""
-    return f"<figure{css_attr}>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
-
-
-def _curve_inputs(y: np.ndarray, proba: np.ndarray, classes: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Binary: the positive class. Multiclass: micro-averaged one-vs-rest (every class's column stacked)."""
-    from sklearn.preprocessing import label_binarize
-
-    if len(classes) == 2:
-        return (y == classes[1]).astype(int), proba[:, 1]
-    return label_binarize(y, classes=classes).ravel(), proba.ravel()
-
-
-def _curve_plots(y: np.ndarray, models: dict[str, np.ndarray], classes: list[Any]) -> list[str]:
-    from sklearn import metrics as skm
-
-    colours = {"challenger": CHALLENGER_COLOUR, "champion": CHAMPION_COLOUR}
-    roc = _new_figure(5.2, 4.4)
-    ax_roc = roc.add_subplot()
-    ax_roc.plot([0, 1], [0, 1], linestyle=":", color="#999999", linewidth=1, label="chance")
-    pr = _new_figure(5.2, 4.4)
-    ax_pr = pr.add_subplot()
-    for name, proba in models.items():
-        truth, score = _curve_inputs(y, proba, classes)
-        fpr, tpr, _ = skm.roc_curve(truth, score, drop_intermediate=True)
-        auc = skm.auc(fpr, tpr)
-        ax_roc.plot(fpr, tpr, color=colours[name], linewidth=2, label=f"{name} (AUC {auc:.3f})")
-        precision, recall, _ = skm.precision_recall_curve(truth, score, drop_intermediate=True)
-        ap = skm.average_precision_score(truth, score)
-        ax_pr.step(recall, precision, where="post", color=colours[name], linewidth=2, label=f"{name} (AP {ap:.3f})")
-    base = float(np.mean(_curve_inputs(y, next(iter(models.values())), classes)[0]))
-    ax_pr.axhline(base, linestyle=":", color="#999999", linewidth=1, label=f"chance ({base:.2f})")
-    ax_roc.set(
-        xlabel="false positive rate", ylabel="true positive rate", title="ROC curve", xlim=(0, 1), ylim=(0, 1.01)
-    )
-    ax_pr.set(xlabel="recall", ylabel="precision", title="Precision-recall curve", xlim=(0, 1), ylim=(0, 1.01))
-    for ax in (ax_roc, ax_pr):
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower right" if ax is ax_roc else "lower left", fontsize=9)
-        ax.set_aspect("equal")
-    return [
-        _figure(_svg(roc, "roc-curve"), "ROC: both models on the same holdout"),
-        _figure(_svg(pr, "pr-curve"), "Precision-recall: both models on the same holdout"),
-    ]
-
-
-def _confusion_plot(y: np.ndarray, proba: np.ndarray, classes: list[Any], who: str) -> str:
-    from sklearn.metrics import confusion_matrix
-
-    labels = np.asarray(classes)
-    matrix = confusion_matrix(y, labels[proba.argmax(axis=1)], labels=labels)
-    n = len(classes)
-    size = min(3.2 + 0.35 * n, 9)
-    fig = _new_figure(size + 0.6, size)
-    ax = fig.add_subplot()
-    image = ax.imshow(matrix, cmap="Blues" if who == "challenger" else "Oranges", vmin=0)
-    fig.colorbar(image, ax=ax, shrink=0.8)
-    names = [str(c) for c in classes]
-    ax.set_xticks(range(n), labels=names, rotation=45 if n > 6 else 0)
-    ax.set_yticks(range(n), labels=names)
-    ax.set(xlabel="predicted", ylabel="true", title=f"{who}: confusion matrix")
-    if n <= 12:
-        totals = matrix.sum(axis=1, keepdims=True)
-        shares = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
-        threshold = 0.6 * matrix.max() if matrix.size else 0  # white text only on the dark cells
-        for i in range(n):
-            for j in range(n):
-                colour = "white" if matrix[i, j] > threshold else "#1d2330"
-                ax.text(j, i, f"{matrix[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center", color=colour, fontsize=9)
-    return _figure(_svg(fig, f"confusion-{who}"), f"{who} (rows: true class, share of the row)", "small")
-
-
-def _histogram_plot(feature: str, reference: np.ndarray, current: np.ndarray, stats: Any) -> str:
-    # The x range covers the central 99% of each side (so a shifted day is not cut off by the larger
-    # reference), and a few far outliers do not squeeze both histograms into a couple of bins.
-    ref_low, ref_high = np.quantile(reference, [0.005, 0.995])
-    cur_low, cur_high = np.quantile(current, [0.005, 0.995])
-    low, high = float(min(ref_low, cur_low)), float(max(ref_high, cur_high))
-    if not high > low:
-        low, high = low - 0.5, high + 0.5
-    edges = np.linspace(low, high, HIST_BINS + 1)
-    fig = _new_figure(5.2, 3.2)
-    ax = fig.add_subplot()
-    ax.hist(
-        reference,
-        bins=edges,
-        density=True,
-        histtype="stepfilled",
-        alpha=0.45,
-        color=REFERENCE_COLOUR,
-        label=f"reference ({len(reference):,} rows)",
-    )
-    ax.hist(
-        current,
-        bins=edges,
-        density=True,
-        histtype="step",
-        linewidth=2,
-        color=CURRENT_COLOUR,
-        label=f"current ({len(current):,} rows)",
-    )
-    ax.set(
-        xlabel=feature,
-        ylabel="density",
-        title=f"{feature}: PSI {_fmt(stats.psi, 3)}, KS {_fmt(stats.ks, 3)}, shift {stats.mean_shift:+.2f} sd",
-    )
-    # Room above the bars for the legend: a fixed place ("best" costs a search over every artist).
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
-    ax.legend(loc="upper left", ncols=2, fontsize=8, frameon=False)
-    ax.grid(alpha=0.3)
-    return _figure(_svg(fig, f"drift-{feature}"), f"{feature}: reference window vs current day (central 99% of each)")
-
-
-# --- sections ---------------------------------------------------------------------------------
 
 
 def _decision_section(decision: Mapping[str, Any], metric: str) -> str:
@@ -288,10 +122,10 @@ def _decision_section(decision: Mapping[str, Any], metric: str) -> str:
     reasons = "".join(f"<li>{html.escape(str(r))}</li>" for r in decision.get("reasons") or [])
     rows = [
         ("metric", html.escape(str(decision.get("metric") or metric))),
-        ("challenger score", _fmt(decision.get("challenger_score"))),
-        ("champion score (same holdout)", _fmt(decision.get("champion_score"))),
-        ("threshold", _fmt(decision.get("threshold"))),
-        ("required improvement", _fmt(decision.get("min_improvement"))),
+        ("challenger score", fmt(decision.get("challenger_score"))),
+        ("champion score (same holdout)", fmt(decision.get("champion_score"))),
+        ("threshold", fmt(decision.get("threshold"))),
+        ("required improvement", fmt(decision.get("min_improvement"))),
     ]
     body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
     return (
@@ -311,7 +145,7 @@ def _metrics_section(challenger: dict[str, float], champion: dict[str, float] | 
         css = ' class="gate"' if name == gate_metric else ""
         rows.append(
             f"<tr{css}><td>{html.escape(name)}{' (gate)' if name == gate_metric else ''}</td>"
-            f"<td>{_fmt(value)}</td><td>{_fmt(other)}</td>"
+            f"<td>{fmt(value)}</td><td>{fmt(other)}</td>"
             f"<td>{'—' if diff is None else f'{diff:+.4f}'}</td></tr>"
         )
     note = "" if champion is not None else '<p class="note">No champion yet: only the challenger is scored.</p>'
@@ -354,7 +188,7 @@ def _drift_section(
         row_css = ' class="drifted"' if f.drifted else ""
         rows.append(
             f"<tr{row_css}><td>{html.escape(f.feature)}</td>"
-            f"<td{psi_css}>{_fmt(f.psi)}</td><td{ks_css}>{_fmt(f.ks)}</td><td>{_fmt(f.wasserstein)}</td>"
+            f"<td{psi_css}>{fmt(f.psi)}</td><td{ks_css}>{fmt(f.ks)}</td><td>{fmt(f.wasserstein)}</td>"
             f"<td>{shift}</td><td>{'yes' if f.drifted else 'no'}</td></tr>"
         )
     table = f'<table class="drift"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
@@ -374,7 +208,7 @@ def _drift_section(
             if ref.size == 0 or cur.size == 0:
                 notes.append(f"{html.escape(stats.feature)} has no finite values: no histogram.")
                 continue
-            plots.append(_histogram_plot(stats.feature, ref, cur, stats))
+            plots.append(histogram_plot(stats.feature, ref, cur, stats))
         if len(drifted) > MAX_DRIFT_PLOTS:
             notes.append(f"Histograms of the {MAX_DRIFT_PLOTS} drifted features with the largest PSI are shown.")
     notes_html = "".join(f'<p class="note">{n}</p>' for n in notes)
@@ -449,10 +283,10 @@ def build_report(
             '<p class="note">The holdout holds a single class: ROC and precision-recall curves are undefined.</p>'
         ]
     else:
-        curves = _curve_plots(y, models, classes)
+        curves = curve_plots(y, models, classes)
         if len(classes) > 2:
             curves.insert(0, f'<p class="note">{len(classes)} classes: curves are micro-averaged one-vs-rest.</p>')
-    confusion = [_confusion_plot(y, proba, classes, who) for who, proba in models.items()]
+    confusion = [confusion_plot(y, proba, classes, who) for who, proba in models.items()]
     drift_html, _ = _drift_section(day, reference, current)
 
     champion_note = "" if "champion" in models else " · no champion yet"
