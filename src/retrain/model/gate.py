@@ -55,6 +55,21 @@ class GateDecision:
         data["reasons"] = list(self.reasons)
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GateDecision:
+        """The inverse of `to_dict` (a None challenger score, a NaN on the way out, is NaN again)."""
+        challenger = data.get("challenger_score")
+        champion = data.get("champion_score")
+        return cls(
+            deploy=bool(data["deploy"]),
+            challenger_score=math.nan if challenger is None else float(challenger),
+            champion_score=None if champion is None else float(champion),
+            threshold=float(data["threshold"]),
+            min_improvement=float(data["min_improvement"]),
+            metric=str(data["metric"]),
+            reasons=[str(r) for r in data.get("reasons") or []],
+        )
+
 
 def _is_nan(value: float | None) -> bool:
     return value is not None and math.isnan(value)
