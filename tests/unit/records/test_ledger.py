@@ -26,9 +26,7 @@ def _entry(ds: str, decision: str = "skip", **extra: object) -> dict:
             threshold=0.8,
         )
     else:
-        gate = decide(
-            0.8, None, threshold=0.8 if decision == "deploy" else 0.9, min_improvement=0.0, metric="roc_auc"
-        )
+        gate = decide(0.8, None, threshold=0.8 if decision == "deploy" else 0.9, min_improvement=0.0, metric="roc_auc")
         common = {"ds": ds, "trigger": extra.pop("trigger", "schedule"), "champion_version": None, "window": [ds]}
         run_id = str(extra.pop("run_id", "r0"))
         if decision == "deploy":
