@@ -74,9 +74,9 @@ class Deployed:
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
 
-        from retrain.records.ledger import _json_safe
+        from retrain.records.ledger import json_safe
 
-        return _json_safe(asdict(self))
+        return json_safe(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Deployed:

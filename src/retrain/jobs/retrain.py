@@ -1,9 +1,10 @@
 """The retrain use case: pin a window and a holdout, validate, split, train, score both models, decide.
 
 Read `RetrainJob` top to bottom: each method is one step of the `retrain` DAG and takes and returns
-a `RetrainRun`, the small frozen record of what the steps decided so far (it travels between tasks
-as `to_dict()`). The model travels through MLflow and the data through files under `Layout`; nothing
-here imports Airflow, so every step runs the same from a test, the CLI or a task.
+a `RetrainRun` (`retrain.jobs.retrain_run`), the small frozen record of what the steps decided so far
+(it travels between tasks as `to_dict()`). The model travels through MLflow and the data through
+files under `Layout`; nothing here imports Airflow, so every step runs the same from a test, the CLI
+or a task.
 
 What makes reruns converge: `prepare` pins the window, the holdout days and the champion to beat in
 `Layout.prepared_file` on the first run of a date; `train` reuses the MLflow run trained on the same

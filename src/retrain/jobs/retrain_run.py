@@ -89,11 +89,11 @@ class Evaluated:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict for XCom (NaN scores become None)."""
-        from retrain.records.ledger import _json_safe
+        from retrain.records.ledger import json_safe
 
         return {
             "run": self.run.to_dict(),
-            "scores": _json_safe(dataclasses.asdict(self.scores)),
+            "scores": json_safe(dataclasses.asdict(self.scores)),
             "decision": self.decision.to_dict(),
         }
 

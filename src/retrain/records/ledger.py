@@ -55,14 +55,14 @@ def git_sha() -> str | None:
     return sha if out.returncode == 0 and sha else None
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities are not JSON: they become None so every line stays valid JSON."""
+def json_safe(value: Any) -> Any:
+    """`value` with NaN and infinities as None (JSON has neither), in nested dicts, lists and tuples too."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -99,7 +99,7 @@ def append(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
     def numbered(previous: list[dict[str, Any]]) -> dict[str, Any]:
         seq = max((int(e.get("seq", 0) or 0) for e in previous), default=0) + 1
         now = datetime.now(UTC).isoformat(timespec="microseconds")
-        return {"seq": seq, "ts": now, "git_sha": git_sha(), **_json_safe(entry)}
+        return {"seq": seq, "ts": now, "git_sha": git_sha(), **json_safe(entry)}
 
     return append_jsonl(path, numbered, sort_keys=False, ensure_ascii=False)
 
