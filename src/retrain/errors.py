@@ -75,14 +75,17 @@ def _is_instance(exc: BaseException, module: str, names: tuple[str, ...]) -> boo
 def classify(exc: BaseException) -> ErrorKind:
     """The kind of `exc`: what a task should do with it (fail at once, or let a retry try again).
 
-    Bad input: `BadInputError`, the data stage's `DataValidationError`, a tampered or untrusted model.
+    Bad input: `BadInputError`, the data stage's `BadDataError` (formerly `DataValidationError`), a
+    tampered or untrusted model.
     Configuration: `ConfigurationError`, `SettingsError`, the estimator's `EstimatorError`.
     Conflict: `ConflictError`, the registry's `StaleChampionError`.
     Transient: `TransientError`, `ConnectionError`, `TimeoutError`, a locked SQLite database, and any
     error whose message says the server refused, timed out or answered 5xx.
     Anything else is `unknown`: the caller keeps its default (Airflow retries it).
     """
-    if isinstance(exc, BadInputError) or _is_instance(exc, "retrain.data.errors", ("DataValidationError",)):
+    if isinstance(exc, BadInputError) or _is_instance(
+        exc, "retrain.data.errors", ("BadDataError", "DataValidationError")
+    ):
         return "bad_input"
     if _is_instance(exc, "retrain.registry", ("TamperedModelError", "UntrustedModelError")):
         return "bad_input"
