@@ -1,7 +1,7 @@
 """The deploy decision: a pure function that returns the decision together with its reasons.
 
-Kept free of I/O so that the rule the team agreed on (DESIGN.md, "The gate") is tested as a table and
-the same reasons appear in the task log, in MLflow, in the model card and in `retrain status`.
+Kept free of I/O so that the rule the team agreed on (`docs/DESIGN.md`, "The gate") is tested as a
+table and the same reasons appear in the task log, in MLflow, in the model card and in `retrain status`.
 
 Rule: deploy iff the challenger's score is >= the threshold AND (there is no champion OR the
 challenger beats the champion, re-scored on the same holdout, by >= `min_improvement`).
