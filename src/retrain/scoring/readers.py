@@ -154,13 +154,8 @@ def csv_segments(path: Path, parts: int) -> list[CsvSegment] | None:
     bounds.append(size)
     block = max(CSV_BLOCK_BYTES // parts, 256 << 10)
     return [
-        CsvSegment(
-            0 if k == 0 else bounds[k],
-            bounds[k + 1],
-            firsts[k],
-            firsts[k + 1] - firsts[k] if k + 1 < parts else None,
-            block,
-        )
+        CsvSegment(0 if k == 0 else bounds[k], bounds[k + 1], firsts[k],
+                   firsts[k + 1] - firsts[k] if k + 1 < parts else None, block)
         for k in range(parts)
     ]
 
@@ -172,11 +167,7 @@ class _CsvStream:
     """
 
     def __init__(
-        self,
-        path: Path,
-        convert: pacsv.ConvertOptions,
-        start: int,
-        segment: CsvSegment | None = None,
+        self, path: Path, convert: pacsv.ConvertOptions, start: int, segment: CsvSegment | None = None,
         names: list[str] | None = None,
     ) -> None:
         self._file: pa.NativeFile | None = None
