@@ -49,7 +49,7 @@ def test_status_shape_with_champion_and_history(settings: Settings) -> None:
     )
     shifted = X.assign(a=X["a"] + 3.0)
     day = assess_day("2025-12-14", X, shifted, settings)
-    drift = ledger.drift_entry(day, TriggerDecision(trigger=False, reasons=["psi 0.4"]), champion_version="1")
+    drift = ledger.drift_entry(day, TriggerDecision(should_retrain=False, reasons=["psi 0.4"]), champion_version="1")
     ledger.append(path, drift)
     ledger.append(
         path,
