@@ -8,6 +8,9 @@ score it **and the current champion on the same fresh holdout**, and let the gat
 the previous champion is kept and tagged), `notify_success` tells the team. `skip_deploy` records
 the reasons and keeps the champion. The decision, both scores and the reasons are in MLflow, in
 `models/{ds}/` and in `retrain status`.
+
+`evaluate_model` scores both models, applies the gate and records its decision; `decide_deploy` only
+follows it; `deploy_model` and `skip_deploy` take the evaluation as their input.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ def retrain() -> None:
     trained = isolated("train", t.train_model, task_id="train_model")(split)
     evaluated = task(task_id="evaluate_model")(t.evaluate_model)(trained)
     decide_deploy = task.branch(task_id="decide_deploy")(t.decide_deploy)(evaluated)
-    deployed = task(task_id="deploy_model")(t.deploy_model)()
+    deployed = task(task_id="deploy_model")(t.deploy_model)(evaluated)
     notify_success = task(task_id="notify_success")(t.notify_success)(deployed)
-    skip_deploy = task(task_id="skip_deploy")(t.skip_deploy)()
+    skip_deploy = task(task_id="skip_deploy")(t.skip_deploy)(evaluated)
     end = EmptyOperator(task_id="end", trigger_rule="none_failed_min_one_success")
 
     chain(wait_for_data, prepared)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -194,30 +193,27 @@ def _registry(settings: Settings) -> Any:
     return Registry.from_settings(settings)
 
 
-def _manual_change(settings: Settings, kind: str, version: str, previous: str | None, reason: str) -> None:
-    from retrain.notify import ManualChangeMessage, send
-    from retrain.records import ledger
+def _promotion(settings: Settings) -> Any:
+    from retrain.jobs.promote import PromotionJob
+    from retrain.layout import Layout
 
-    ledger.append(
-        settings.ledger_path,
-        {
-            "ds": datetime.now(UTC).date().isoformat(),
-            "decision": kind,
-            "trigger": "manual",
-            "version": version,
-            "previous_version": previous,
-            "reasons": [reason],
-            "challenger_score": None,
-            "champion_score": None,
-            "threshold": settings.metric_threshold,
-            "metric": settings.metric,
-        },
-    )
-    message = ManualChangeMessage(
-        kind=kind, model_name=settings.model_name, version=version, previous_version=previous, reason=reason
-    )
-    send(settings, message, outbox=settings.outbox_path)
-    console.print(f"{kind}: {settings.model_name} champion is now version {version} (was {previous})")
+    return PromotionJob(settings, Layout(settings.data_dir))
+
+
+def _report_move(settings: Settings, move: Any) -> None:
+    """One line: what changed, or that nothing needed to (then nothing was recorded or announced)."""
+    name = settings.model_name
+    if not move.changed:
+        console.print(f"{move.kind}: version {move.version} is already the champion of {name}; nothing changed")
+        return
+    console.print(f"{move.kind}: {name} champion is now version {move.version} (was {move.previous_version})")
+
+
+def _refused(exc: Exception) -> typer.Exit:
+    from rich.markup import escape
+
+    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
 
 
 @app.command()
@@ -226,11 +222,14 @@ def promote(
     reason: Annotated[str, typer.Option(help="why, for the history")] = "promoted by hand",
 ) -> None:
     """Make VERSION the champion (recorded in the history, and notified)."""
+    from retrain.errors import RetrainError
+
     settings = _settings()
-    registry = _registry(settings)
-    current = registry.champion()
-    previous = registry.promote(version, expected_current=current.version if current else None, reason=reason)
-    _manual_change(settings, "promote", version, previous, reason)
+    try:
+        move = _promotion(settings).promote(version, reason)
+    except RetrainError as exc:
+        raise _refused(exc) from None
+    _report_move(settings, move)
 
 
 @app.command()
@@ -239,9 +238,14 @@ def rollback(
     reason: Annotated[str, typer.Option(help="why, for the history")] = "rolled back by hand",
 ) -> None:
     """Move the champion back to the previous champion, or to --to VERSION."""
+    from retrain.errors import RetrainError
+
     settings = _settings()
-    previous, restored = _registry(settings).rollback(to, reason)
-    _manual_change(settings, "rollback", restored, previous, reason)
+    try:
+        move = _promotion(settings).rollback(to, reason)
+    except RetrainError as exc:
+        raise _refused(exc) from None
+    _report_move(settings, move)
 
 
 @app.command()

@@ -9,6 +9,10 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
+
+CardPart = Literal["metrics", "params", "window", "decision", "model"]
+"""The files of a model card under models/{ds}/ (`{part}.json`)."""
 
 _DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -50,11 +54,28 @@ class Layout:
     def train_file(self, ds: str) -> Path:
         return self.processed(ds) / "train.csv"
 
-    def val_file(self, ds: str) -> Path:
+    def holdout_file(self, ds: str) -> Path:
+        """The holdout split both models are scored on (its file name, val.csv, is part of the data layout)."""
         return self.processed(ds) / "val.csv"
+
+    def val_file(self, ds: str) -> Path:
+        """The holdout split: the older name of `holdout_file`."""
+        return self.holdout_file(ds)
+
+    def prepared_file(self, ds: str) -> Path:
+        """What a retrain of `ds` pinned on its first run (window, holdout days, champion), for reruns."""
+        return self.processed(ds) / "prepared.json"
+
+    def holdout_scores_file(self, ds: str) -> Path:
+        """Both models' class probabilities on the holdout, with its labels: the report is drawn from them."""
+        return self.processed(ds) / "holdout_scores.csv"
 
     def models(self, ds: str) -> Path:
         return self.root / "models" / check_ds(ds)
+
+    def card_file(self, ds: str, part: CardPart) -> Path:
+        """One file of the model card of the retrain of `ds`: models/{ds}/{part}.json."""
+        return self.models(ds) / f"{part}.json"
 
     def predictions(self, ds: str) -> Path:
         return self.root / "predictions" / check_ds(ds)

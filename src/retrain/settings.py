@@ -57,7 +57,8 @@ class Settings(BaseSettings):
         0.8, ge=0.0, le=1.0, validation_alias=_env("RETRAIN_METRIC_THRESHOLD", "METRIC_THRESHOLD")
     )
     min_improvement: float = Field(0.0, ge=0.0, le=1.0, validation_alias=_env("RETRAIN_MIN_IMPROVEMENT"))
-    model_version: str | None = Field(None, validation_alias=_env("RETRAIN_MODEL_VERSION", "MODEL_VERSION"))
+    model_label: str | None = Field(None, validation_alias=_env("RETRAIN_MODEL_VERSION", "MODEL_VERSION"))
+    """A free-text label for the deployed model (a release name), not the registry version."""
 
     window_days: int = Field(14, ge=1, le=3650, validation_alias=_env("RETRAIN_WINDOW_DAYS"))
     holdout_days: int = Field(7, ge=1, le=365, validation_alias=_env("RETRAIN_HOLDOUT_DAYS"))

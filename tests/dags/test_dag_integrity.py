@@ -21,7 +21,7 @@ CONTRACT_EDGES: dict[str, dict[str, set[str]]] = {
         "validate_data": {"split_data"},
         "split_data": {"train_model"},
         "train_model": {"evaluate_model"},
-        "evaluate_model": {"decide_deploy"},
+        "evaluate_model": {"decide_deploy", "deploy_model", "skip_deploy"},  # the branch, and the evaluation as input
         "decide_deploy": {"deploy_model", "skip_deploy"},
         "deploy_model": {"notify_success"},
         "notify_success": {"end"},

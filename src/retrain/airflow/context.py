@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
+from retrain.airflow.errors import domain_errors, fail_fast_on_bad_input
 from retrain.layout import Layout
+from retrain.records.ledger import TRIGGERS, Trigger
 from retrain.settings import Settings, load_settings
 
-if TYPE_CHECKING:
-    from retrain.data.errors import DataValidationError
+__all__ = ["domain_errors", "fail_fast_on_bad_input", "settings_and_layout", "trigger_of"]
 
 log = logging.getLogger(__name__)
 
-TRIGGERS = ("schedule", "drift", "manual")
-
 
 def settings_and_layout() -> tuple[Settings, Layout]:
-    """The settings (their secrets registered with Airflow's masker) and the data layout."""
-    settings = mask_secrets(load_settings())
+    """The settings (a bad one fails the task at once: configuration; secrets registered with Airflow's
+    masker) and the data folder's layout."""
+    with domain_errors():
+        settings = mask_secrets(load_settings())
     return settings, Layout(settings.data_dir)
 
 
@@ -52,43 +48,15 @@ def masked_secrets() -> list[str]:
     return list(_MASKED)
 
 
-def trigger_of(dag_run: Any) -> str:
+def trigger_of(dag_run: Any) -> Trigger:
     """Why this run exists: `conf["trigger"]` when given, else the run type (scheduled, asset, manual)."""
     conf = getattr(dag_run, "conf", None) or {}
     trigger = conf.get("trigger")
     if trigger in TRIGGERS:
-        return str(trigger)
+        return trigger
     run_type = str(getattr(dag_run, "run_type", "") or "")
     if "scheduled" in run_type:
         return "schedule"
     if "asset" in run_type:
         return "drift"
     return "manual"
-
-
-@contextlib.contextmanager
-def fail_fast_on_bad_input(
-    quarantine: Callable[[DataValidationError], Path | None] | None = None,
-) -> Iterator[None]:
-    """Bad data cannot be fixed by a retry: fail the task at once, with the validator's message.
-
-    With `quarantine`, the bad day is first set aside (it returns the folder it used, or None when
-    there was nothing to set aside) and the message says where. A quarantine that itself fails is
-    logged and never hides the data error.
-    """
-    from retrain.data.errors import DataValidationError
-
-    try:
-        yield
-    except DataValidationError as exc:
-        message = str(exc)
-        if quarantine is not None:
-            try:
-                folder = quarantine(exc)
-            except OSError as problem:
-                log.warning("could not quarantine the bad day: %s", problem)
-                folder = None
-            if folder is not None:
-                log.error("bad input: the day was quarantined to %s", folder)
-                message += f" (the day was quarantined to {folder})"
-        raise AirflowFailException(message) from exc

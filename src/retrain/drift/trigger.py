@@ -154,28 +154,7 @@ def drift_entry(
     reference_window: Sequence[str] | None = None,
     champion_version: str | None = None,
 ) -> dict[str, Any]:
-    """The ledger entry for one assessed day, with the fields `should_trigger` reads back.
+    """The ledger entry for one assessed day: built by the ledger's builder, `retrain.records.ledger.drift_entry`."""
+    from retrain.records import ledger
 
-    `trigger` is the kind of run that assessed the day ("schedule": the daily monitor), not whether it
-    started a retrain: that is `triggered_retrain`.
-
-    Returns:
-        A dict ready for `retrain.records.ledger.append`: `decision` "drift", `trigger` "schedule", `ds`,
-        `drifted`, `triggered_retrain`, `share`, `drifted_features`, the per-feature statistics, the
-        reasons, the reference window and the champion version it was compared with.
-    """
-    day = today.to_dict()
-    return {
-        "ds": today.ds,
-        "decision": "drift",
-        "trigger": "schedule",
-        "drifted": bool(today.drifted),
-        "triggered_retrain": bool(decision.should_retrain),
-        "share": day["share"],
-        "drifted_features": day["drifted_features"],
-        "thresholds": {k: day[k] for k in ("psi_threshold", "ks_threshold", "min_share")},
-        "features": day["features"],
-        "reasons": list(decision.reasons),
-        "window": list(reference_window or []),
-        "version": champion_version,
-    }
+    return ledger.drift_entry(today, decision, reference_window=reference_window, champion_version=champion_version)

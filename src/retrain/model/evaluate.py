@@ -75,6 +75,39 @@ def metric_from_predictions(metric: str, y: Any, pred: Any, proba: Any, classes:
     return float(skm.average_precision_score(y_bin[:, present], proba[:, present], average="macro"))
 
 
+def class_probabilities(model: Any, X: Any) -> tuple[list[Any], Any]:
+    """The model's classes and its `predict_proba` on `X` (rows × classes): computed once per model and holdout.
+
+    Every holdout metric (`metrics_from_proba`) and the report's curves derive from these, so the gate,
+    the model card and the report can never disagree.
+
+    Raises:
+        ValueError: When `X` lacks a feature the model was fitted on, or the model knows < 2 classes.
+    """
+    import numpy as np
+
+    classes = list(getattr(model, "classes_", []))
+    if len(classes) < 2:
+        raise ValueError("the model knows fewer than two classes (classes_); it cannot be scored")
+    return classes, np.asarray(model.predict_proba(_features(model, X)), dtype=np.float64)
+
+
+def metrics_from_proba(y: Any, proba: Any, classes: Any, names: Iterable[str] = METRICS) -> dict[str, float]:
+    """Metrics from class probabilities (rows × classes in `classes` order); the prediction is the argmax.
+
+    Returns:
+        `{metric: score}`; ranking metrics are NaN on a single-class `y`.
+    """
+    import numpy as np
+
+    names = list(names)
+    for name in names:
+        _check_metric(name)
+    matrix = np.asarray(proba, dtype=np.float64)
+    pred = np.asarray(list(classes))[matrix.argmax(axis=1)]
+    return {name: metric_from_predictions(name, y, pred, matrix, list(classes)) for name in names}
+
+
 def _scores(model: Any, X: Any, y: Any, names: Iterable[str]) -> dict[str, float]:
     names = list(names)
     for name in names:

@@ -1,7 +1,7 @@
 """The deploy decision: a pure function that returns the decision together with its reasons.
 
-Kept free of I/O so that the rule the team agreed on (DESIGN.md, "The gate") is tested as a table and
-the same reasons appear in the task log, in MLflow, in the model card and in `retrain status`.
+Kept free of I/O so that the rule the team agreed on (`docs/DESIGN.md`, "The gate") is tested as a
+table and the same reasons appear in the task log, in MLflow, in the model card and in `retrain status`.
 
 Rule: deploy iff the challenger's score is >= the threshold AND (there is no champion OR the
 challenger beats the champion, re-scored on the same holdout, by >= `min_improvement`).
@@ -54,6 +54,21 @@ class GateDecision:
         data["decision"] = self.decision
         data["reasons"] = list(self.reasons)
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GateDecision:
+        """The inverse of `to_dict` (a None challenger score, a NaN on the way out, is NaN again)."""
+        challenger = data.get("challenger_score")
+        champion = data.get("champion_score")
+        return cls(
+            deploy=bool(data["deploy"]),
+            challenger_score=math.nan if challenger is None else float(challenger),
+            champion_score=None if champion is None else float(champion),
+            threshold=float(data["threshold"]),
+            min_improvement=float(data["min_improvement"]),
+            metric=str(data["metric"]),
+            reasons=[str(r) for r in data.get("reasons") or []],
+        )
 
 
 def _is_nan(value: float | None) -> bool:

@@ -2,68 +2,79 @@
 
 A reader (or an auditor) finds every retrain's facts as plain JSON files next to the data, without
 needing MLflow: metrics.json, params.json, window.json, decision.json, and model.json once deployed.
+The file names come from `Layout.card_file`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from retrain.io import read_json, write_json
-from retrain.settings import Settings
+from retrain.io import write_json
+
+if TYPE_CHECKING:
+    from retrain.jobs.retrain import HoldoutScores, RetrainRun
+    from retrain.layout import Layout
+    from retrain.model.gate import GateDecision
+    from retrain.settings import Settings
 
 
-def write_card(folder: Path, *, ctx: dict[str, Any], decision: dict[str, Any], settings: Settings) -> None:
+def write_card(
+    layout: Layout, run: RetrainRun, scores: HoldoutScores, decision: GateDecision, settings: Settings
+) -> None:
+    """Write metrics.json, params.json, window.json and decision.json of the retrain of `run.ds`.
+
+    Args:
+        layout: Where the card goes (`layout.card_file(ds, part)`).
+        run: The retrain (window, holdout days, row counts, MLflow run).
+        scores: Both models' metrics on the holdout.
+        decision: The gate's decision, with its reasons.
+        settings: For the estimator's spec.
+    """
+    ds = run.ds
     write_json(
-        folder / "metrics.json",
+        layout.card_file(ds, "metrics"),
         {
-            "metric": ctx["metric"],
-            "challenger": ctx["challenger_metrics"],
-            "champion": ctx["champion_metrics"],
-            "challenger_score": ctx["challenger_score"],
-            "champion_score": ctx["champion_score"],
-            "champion_version": ctx["champion_version"],
+            "metric": scores.metric,
+            "challenger": scores.challenger,
+            "champion": scores.champion,
+            "challenger_score": scores.challenger_score,
+            "champion_score": scores.champion_score,
+            "champion_version": run.champion_version,
         },
     )
     write_json(
-        folder / "params.json",
+        layout.card_file(ds, "params"),
         {
             "estimator": settings.estimator,
             "estimator_params": settings.estimator_params,
             "seed": settings.seed,
-            "run_id": ctx["run_id"],
+            "run_id": run.run_id,
         },
     )
     write_json(
-        folder / "window.json",
+        layout.card_file(ds, "window"),
         {
-            "start": ctx["window"][0],
-            "end": ctx["window"][-1],
-            "days": ctx["window"],
-            "holdout_days": ctx["fresh"],
-            "train_rows": ctx["train_rows"],
-            "holdout_rows": ctx["val_rows"],
+            "start": run.window[0],
+            "end": run.window[-1],
+            "days": list(run.window),
+            "holdout_days": list(run.holdout_days),
+            "train_rows": run.train_rows,
+            "holdout_rows": run.holdout_rows,
         },
     )
-    write_json(folder / "decision.json", {**decision, "trigger": ctx["trigger"]})
+    write_json(layout.card_file(ds, "decision"), {**decision.to_dict(), "trigger": run.trigger})
 
 
-def read_decision(folder: Path) -> dict[str, Any]:
-    path = folder / "decision.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: the gate (decide_deploy) has not run for this date")
-    return read_json(path)
-
-
-def write_model_ref(folder: Path, *, model_name: str, version: str, previous_version: str | None, run_id: str) -> None:
-    """Written last, after the alias moved: its presence means the deploy of this date completed."""
-    write_json(
-        folder / "model.json",
-        {
-            "model_name": model_name,
-            "version": version,
-            "uri": f"models:/{model_name}/{version}",
-            "previous_version": previous_version,
-            "run_id": run_id,
-        },
-    )
+def write_model_ref(
+    layout: Layout, ds: str, *, model_name: str, version: str, previous_version: str | None, run_id: str
+) -> dict[str, Any]:
+    """model.json, written last, after the alias moved: its presence means the deploy of `ds` completed."""
+    ref = {
+        "model_name": model_name,
+        "version": version,
+        "uri": f"models:/{model_name}/{version}",
+        "previous_version": previous_version,
+        "run_id": run_id,
+    }
+    write_json(layout.card_file(ds, "model"), ref)
+    return ref

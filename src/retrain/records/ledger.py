@@ -15,16 +15,26 @@ import math
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from retrain.drift import DayDrift, TriggerDecision
+    from retrain.model.gate import GateDecision
 
 from retrain.io import append_jsonl, read_jsonl
 from retrain.io import file_lock as file_lock  # re-exported: its old home, for importers not yet moved
 
 log = logging.getLogger(__name__)
 
-DECISIONS = frozenset({"deploy", "skip", "promote", "rollback", "drift"})
-TRIGGERS = frozenset({"schedule", "drift", "manual"})
-_OWNED = ("seq", "ts")
+Trigger = Literal["schedule", "drift", "performance", "manual"]
+"""Why a retrain (or a manual change) happened: the one definition every layer uses."""
+TRIGGERS: tuple[Trigger, ...] = get_args(Trigger)
+EventKind = Literal["deploy", "skip", "promote", "rollback", "drift", "performance"]
+"""The `decision` field of a ledger line: which kind of event it records."""
+DECISIONS: frozenset[str] = frozenset(get_args(EventKind))
+_OWNED = ("seq", "ts", "git_sha")
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,14 +55,14 @@ def git_sha() -> str | None:
     return sha if out.returncode == 0 and sha else None
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities are not JSON: they become None so every line stays valid JSON."""
+def json_safe(value: Any) -> Any:
+    """`value` with NaN and infinities as None (JSON has neither), in nested dicts, lists and tuples too."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -69,23 +79,27 @@ def _check(entry: dict[str, Any]) -> None:
 
 
 def append(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
-    """Append one decision to the ledger and return it as written (with `seq` and `ts`).
+    """Append one event to the ledger and return it as written (with `seq`, `ts` and `git_sha`).
 
     Args:
         path: The ledger file (`settings.ledger_path`); created with its folder when missing.
-        entry: The decision's fields (see `decision_entry`); must include `decision`.
+        entry: The event, built by one of the entry builders below (`deploy_entry`, `skip_entry`,
+            `promote_entry`, `rollback_entry`, `drift_entry`).
 
     Returns:
-        The entry as written: `seq` (1, 2, ... in file order) and `ts` (UTC ISO 8601) first.
+        The entry as written: `seq` (1, 2, ... in file order), `ts` (UTC ISO 8601) and `git_sha` (the
+        code's commit, None outside a git checkout) first.
 
     Raises:
-        ValueError: When `decision` or `trigger` is not an accepted value, or the entry sets `seq`/`ts`.
+        ValueError: When `decision` or `trigger` is not an accepted value, or the entry sets
+            `seq`/`ts`/`git_sha` (the ledger sets those itself).
     """
     _check(entry)
 
     def numbered(previous: list[dict[str, Any]]) -> dict[str, Any]:
         seq = max((int(e.get("seq", 0) or 0) for e in previous), default=0) + 1
-        return {"seq": seq, "ts": datetime.now(UTC).isoformat(timespec="microseconds"), **_json_safe(entry)}
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        return {"seq": seq, "ts": now, "git_sha": git_sha(), **json_safe(entry)}
 
     return append_jsonl(path, numbered, sort_keys=False, ensure_ascii=False)
 
@@ -107,40 +121,193 @@ def find(path: Path, **match: Any) -> dict[str, Any] | None:
     return None
 
 
-def decision_entry(
-    decision: Any,
+def _gate_entry(
+    decision: GateDecision,
     *,
     ds: str,
+    trigger: Trigger,
     version: str | None,
-    trigger: str,
-    run_id: str | None = None,
-    window: list[str] | None = None,
+    champion_version: str | None,
+    run_id: str | None,
+    window: Sequence[str],
+    label: str | None,
+    extra_reasons: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The ledger entry for a gate decision (a `retrain.model.gate.GateDecision`), in DESIGN's fields.
-
-    Args:
-        decision: The gate decision.
-        ds: The logical date of the retrain.
-        version: The registered version (deployed or not), or None when nothing was registered.
-        trigger: `schedule`, `drift` or `manual`.
-        run_id: The MLflow run of the challenger.
-        window: The training window's days.
-
-    Returns:
-        A dict ready for `append`.
-    """
+    days = sorted(window)
     return {
         "ds": ds,
-        "decision": decision.decision,
+        "decision": decision.decision if not extra_reasons else "skip",
+        "trigger": trigger,
         "metric": decision.metric,
         "challenger_score": decision.challenger_score,
         "champion_score": decision.champion_score,
+        "champion_version": champion_version,
         "threshold": decision.threshold,
         "min_improvement": decision.min_improvement,
         "version": version,
-        "trigger": trigger,
-        "reasons": list(decision.reasons),
+        "label": label,
+        "reasons": [*decision.reasons, *extra_reasons],
         "run_id": run_id,
-        "window": list(window or []),
-        "git_sha": git_sha(),
+        "window": [days[0], days[-1]] if days else [],
+    }
+
+
+def deploy_entry(
+    decision: GateDecision,
+    *,
+    ds: str,
+    trigger: Trigger,
+    version: str,
+    champion_version: str | None,
+    run_id: str,
+    window: Sequence[str],
+    label: str | None = None,
+) -> dict[str, Any]:
+    """A gate decision that deployed `version`: scores, threshold, reasons, run and window (first, last day).
+
+    Args:
+        decision: The gate's decision (`retrain.model.gate.GateDecision`, `deploy` True).
+        ds: The retrain's logical date.
+        trigger: Why the retrain ran.
+        version: The registry version now champion.
+        champion_version: The champion it was compared with (None: there was none).
+        run_id: The challenger's MLflow run.
+        window: The training window's days (recorded as its first and last day).
+        label: The free-text model label (`RETRAIN_MODEL_VERSION`), when set.
+    """
+    if not decision.deploy:
+        raise ValueError("deploy_entry records a decision to deploy; use skip_entry for a skip")
+    return _gate_entry(
+        decision,
+        ds=ds,
+        trigger=trigger,
+        version=version,
+        champion_version=champion_version,
+        run_id=run_id,
+        window=window,
+        label=label,
+    )
+
+
+def skip_entry(
+    decision: GateDecision,
+    *,
+    ds: str,
+    trigger: Trigger,
+    champion_version: str | None,
+    run_id: str,
+    window: Sequence[str],
+    label: str | None = None,
+    refused: str | None = None,
+) -> dict[str, Any]:
+    """A retrain that did not deploy: the gate said skip, or (`refused`) the promotion was refused.
+
+    `refused` is the reason a deploy the gate accepted did not happen (the champion moved since the
+    comparison); it is added to the gate's reasons as `deploy refused: ...`. Fields as `deploy_entry`,
+    with `version` None.
+    """
+    if decision.deploy and refused is None:
+        raise ValueError("skip_entry records a skip; a deploy the gate accepted needs the `refused` reason")
+    return _gate_entry(
+        decision,
+        ds=ds,
+        trigger=trigger,
+        version=None,
+        champion_version=champion_version,
+        run_id=run_id,
+        window=window,
+        label=label,
+        extra_reasons=[f"deploy refused: {refused}"] if refused else [],
+    )
+
+
+def _manual_entry(
+    kind: Literal["promote", "rollback"],
+    *,
+    ds: str,
+    version: str,
+    previous_version: str | None,
+    reason: str,
+    metric: str,
+    threshold: float,
+) -> dict[str, Any]:
+    return {
+        "ds": ds,
+        "decision": kind,
+        "trigger": "manual",
+        "version": version,
+        "previous_version": previous_version,
+        "reasons": [reason],
+        "challenger_score": None,
+        "champion_score": None,
+        "threshold": threshold,
+        "metric": metric,
+    }
+
+
+def promote_entry(
+    *, ds: str, version: str, previous_version: str | None, reason: str, metric: str, threshold: float
+) -> dict[str, Any]:
+    """A manual promotion (`retrain promote VERSION`): the new and previous champion and why.
+
+    `ds` is the (UTC) day of the change; `metric`/`threshold` are the gate's settings at that time, so
+    `retrain status` shows every history row with the same fields. Scores are None: no gate ran.
+    """
+    return _manual_entry(
+        "promote",
+        ds=ds,
+        version=version,
+        previous_version=previous_version,
+        reason=reason,
+        metric=metric,
+        threshold=threshold,
+    )
+
+
+def rollback_entry(
+    *, ds: str, version: str, previous_version: str | None, reason: str, metric: str, threshold: float
+) -> dict[str, Any]:
+    """A manual rollback (`retrain rollback`): `version` restored, `previous_version` rolled back from."""
+    return _manual_entry(
+        "rollback",
+        ds=ds,
+        version=version,
+        previous_version=previous_version,
+        reason=reason,
+        metric=metric,
+        threshold=threshold,
+    )
+
+
+def drift_entry(
+    today: DayDrift,
+    decision: TriggerDecision,
+    *,
+    reference_window: Sequence[str] | None = None,
+    champion_version: str | None = None,
+) -> dict[str, Any]:
+    """One day assessed for drift, with the fields the drift trigger policy reads back.
+
+    `trigger` is the kind of run that assessed the day ("schedule": the daily monitor), not whether it
+    started a retrain: that is `triggered_retrain`.
+
+    Returns:
+        `decision` "drift", `trigger` "schedule", `ds`, `drifted`, `triggered_retrain`, `share`,
+        `drifted_features`, the thresholds and per-feature statistics, the reasons, the reference
+        window and the champion version it was compared with.
+    """
+    day = today.to_dict()
+    return {
+        "ds": today.ds,
+        "decision": "drift",
+        "trigger": "schedule",
+        "drifted": bool(today.drifted),
+        "triggered_retrain": bool(decision.should_retrain),
+        "share": day["share"],
+        "drifted_features": day["drifted_features"],
+        "thresholds": {k: day[k] for k in ("psi_threshold", "ks_threshold", "min_share")},
+        "features": day["features"],
+        "reasons": list(decision.reasons),
+        "window": list(reference_window or []),
+        "version": champion_version,
     }

@@ -1,6 +1,6 @@
 """The state of the system as one JSON object: what `retrain status --json` prints.
 
-Tools and people read this shape (DESIGN.md, "Outputs that tools read"), so it is built in one place
+Tools and people read this shape (`docs/DESIGN.md`, "Outputs that tools read"), so it is built in one place
 from the two sources of truth: the registry's `champion` alias (what is deployed now) and the ledger
 (why: every decision, oldest first).
 """
@@ -80,9 +80,9 @@ def build_status(settings: Settings) -> dict[str, Any]:
 
     Shape: `{"model_name", "champion": {version, metric, score, ds, label} | null, "history": [...],
     "drift_events": [...]}`. `history` holds the gate decisions (`deploy`/`skip`) and the manual
-    `promote`/`rollback` entries, oldest first, with DESIGN's fields only. Drift events are not
-    decisions, so they are listed apart under `drift_events` (the ledger entries as written, minus
-    the ledger's internal `seq`).
+    `promote`/`rollback` entries, oldest first, with only the fields `docs/DESIGN.md` lists. Drift
+    events are not decisions, so they are listed apart under `drift_events` (the ledger entries as
+    written, minus the ledger's internal `seq`).
     """
     entries = ledger.read(settings.ledger_path)
     history = [_history_row(e) for e in entries if e.get("decision") in HISTORY_DECISIONS]

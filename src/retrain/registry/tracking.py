@@ -179,7 +179,7 @@ class Tracking(MlflowStore):
 
         Idempotent: a rerun of the same task finds the version made from `run_id` and returns it, so
         the registry never holds duplicates. Version tags: `ds`, `model_sha256`, `run_id`, `label`
-        (pass `settings.model_version`; else the run's `label` tag, if any), `metric` and `score` (from
+        (pass `settings.model_label`; else the run's `label` tag, if any), `metric` and `score` (from
         the recorded decision), `window_start` / `window_end` / `window_days` (from the run's params),
         plus `tags`.
 

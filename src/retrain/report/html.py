@@ -106,10 +106,9 @@ def metric_table(
     classes = list(classes)
     y = np.asarray(y_true)
     matrix = _proba_matrix(proba, len(classes), "model", len(y))
-    pred = np.asarray(classes)[matrix.argmax(axis=1)]
-    from retrain.model.evaluate import metric_from_predictions
+    from retrain.model.evaluate import metrics_from_proba
 
-    return {name: metric_from_predictions(name, y, pred, matrix, classes) for name in metrics}
+    return metrics_from_proba(y, matrix, classes, metrics)
 
 
 # --- plots ------------------------------------------------------------------------------------

@@ -15,7 +15,26 @@ from retrain.records import ledger
 
 
 def _entry(ds: str, decision: str = "skip", **extra: object) -> dict:
-    return {"ds": ds, "decision": decision, "trigger": "schedule", "challenger_score": 0.8, **extra}
+    """A ledger entry as production builds it (`skip_entry`, `deploy_entry`, `promote_entry`)."""
+    if decision == "promote":
+        entry = ledger.promote_entry(
+            ds=ds,
+            version=str(extra.pop("version")),
+            previous_version=None,
+            reason="by hand",
+            metric="roc_auc",
+            threshold=0.8,
+        )
+    else:
+        gate = decide(0.8, None, threshold=0.8 if decision == "deploy" else 0.9, min_improvement=0.0, metric="roc_auc")
+        common = {"ds": ds, "trigger": extra.pop("trigger", "schedule"), "champion_version": None, "window": [ds]}
+        run_id = str(extra.pop("run_id", "r0"))
+        if decision == "deploy":
+            entry = ledger.deploy_entry(gate, version=str(extra.pop("version")), run_id=run_id, **common)
+        else:
+            entry = ledger.skip_entry(gate, run_id=run_id, **common)
+    entry.update(extra)
+    return entry
 
 
 def test_append_adds_seq_and_utc_ts(tmp_path: Path) -> None:
@@ -45,11 +64,12 @@ def test_find_returns_latest_match(tmp_path: Path) -> None:
     path = tmp_path / "ledger.jsonl"
     ledger.append(path, _entry("2025-12-01", "skip"))
     ledger.append(path, _entry("2025-12-08", "deploy", version="1", run_id="r1"))
-    ledger.append(path, _entry("2025-12-08", "promote", version="1", trigger="manual"))
+    ledger.append(path, _entry("2025-12-08", "promote", version="1"))
     assert ledger.find(path, ds="2025-12-08")["decision"] == "promote"
     assert ledger.find(path, ds="2025-12-08", decision="deploy")["run_id"] == "r1"
     assert ledger.find(path, ds="2025-12-15") is None
-    assert ledger.find(path, ds="2025-12-01", version="1") is None  # a key the entry lacks never matches
+    assert ledger.find(path, ds="2025-12-01", version="1") is None  # a skip records no version
+    assert ledger.find(path, ds="2025-12-01", previous_version=None) is None  # a key the entry lacks never matches
 
 
 @pytest.mark.parametrize(
@@ -58,6 +78,7 @@ def test_find_returns_latest_match(tmp_path: Path) -> None:
         ({"ds": "2025-12-01", "decision": "maybe"}, "decision"),
         ({"ds": "2025-12-01", "decision": "skip", "trigger": "cron"}, "trigger"),
         ({"ds": "2025-12-01", "decision": "skip", "seq": 5}, "seq"),
+        ({"ds": "2025-12-01", "decision": "skip", "git_sha": "0" * 40}, "git_sha"),
     ],
 )
 def test_bad_entries_are_refused(tmp_path: Path, entry: dict, message: str) -> None:
@@ -113,18 +134,70 @@ def test_concurrent_appends_keep_every_line(tmp_path: Path) -> None:
     assert len({e["reasons"][0] for e in entries}) == 200
 
 
-def test_decision_entry_has_design_fields(tmp_path: Path) -> None:
-    decision = decide(0.91, 0.88, threshold=0.8, min_improvement=0.0, metric="roc_auc")
-    entry = ledger.decision_entry(
-        decision, ds="2025-12-08", version="2", trigger="schedule", run_id="abc", window=["2025-12-01"]
+def test_gate_entries_have_design_fields_and_every_line_its_git_sha(tmp_path: Path) -> None:
+    # given a deploy and a skip built by the production builders
+    deployed = decide(0.91, 0.88, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    entry = ledger.deploy_entry(
+        deployed,
+        ds="2025-12-08",
+        version="2",
+        trigger="schedule",
+        champion_version="1",
+        run_id="abc",
+        window=["2025-12-03", "2025-12-01"],
+        label="v-7",
     )
     for key in ("ds", "challenger_score", "champion_score", "threshold", "decision", "version", "trigger", "reasons"):
         assert key in entry
     assert entry["decision"] == "deploy"
-    assert entry["reasons"] == decision.reasons
+    assert entry["reasons"] == deployed.reasons
     assert entry["metric"] == "roc_auc"
     assert entry["run_id"] == "abc"
-    assert entry["window"] == ["2025-12-01"]
-    assert entry["git_sha"] is None or len(entry["git_sha"]) == 40
+    assert entry["window"] == ["2025-12-01", "2025-12-03"]
+    assert entry["label"] == "v-7"
+    # when written
     written = ledger.append(tmp_path / "ledger.jsonl", entry)
+    # then the ledger stamps the code's commit on it
     assert written["decision"] == "deploy"
+    assert written["git_sha"] is None or len(written["git_sha"]) == 40
+    assert "git_sha" in ledger.read(tmp_path / "ledger.jsonl")[0]
+
+
+def test_a_refused_deploy_is_a_skip_with_the_refusal_among_its_reasons() -> None:
+    accepted = decide(0.91, 0.88, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    entry = ledger.skip_entry(
+        accepted,
+        ds="2025-12-08",
+        trigger="drift",
+        champion_version="1",
+        run_id="abc",
+        window=["2025-12-01"],
+        refused="champion is 2, not 1",
+    )
+    assert entry["decision"] == "skip" and entry["version"] is None
+    assert entry["reasons"][-1] == "deploy refused: champion is 2, not 1"
+    with pytest.raises(ValueError, match="skip"):
+        ledger.deploy_entry(
+            decide(0.5, None, threshold=0.8, min_improvement=0.0, metric="roc_auc"),
+            ds="2025-12-08",
+            trigger="schedule",
+            version="1",
+            champion_version=None,
+            run_id="r",
+            window=["2025-12-01"],
+        )
+
+
+def test_manual_entries_say_who_moved_the_champion() -> None:
+    promote = ledger.promote_entry(
+        ds="2025-12-16", version="2", previous_version="1", reason="hotfix", metric="roc_auc", threshold=0.8
+    )
+    rollback = ledger.rollback_entry(
+        ds="2025-12-17", version="1", previous_version="2", reason="oops", metric="roc_auc", threshold=0.8
+    )
+    assert (promote["decision"], promote["trigger"], promote["reasons"]) == ("promote", "manual", ["hotfix"])
+    assert (rollback["decision"], rollback["version"], rollback["previous_version"]) == ("rollback", "1", "2")
+
+
+def test_trigger_is_one_typed_value() -> None:
+    assert ledger.TRIGGERS == ("schedule", "drift", "performance", "manual")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+from retrain.drift import TriggerDecision, assess_day
 from retrain.model.gate import decide
 from retrain.records import ledger
 from retrain.records.status import build_status
@@ -40,22 +41,26 @@ def test_status_shape_with_champion_and_history(settings: Settings) -> None:
     version = registry.register(run_id, ds="2025-12-08", label="release-7")
     registry.promote(version, expected_current=None, reason="gate")
     path = settings.ledger_path
-    ledger.append(path, ledger.decision_entry(first, ds="2025-12-08", version=version, trigger="schedule"))
+    gate = {"champion_version": None, "run_id": run_id, "window": ["2025-12-01"]}
+    ledger.append(path, ledger.deploy_entry(first, ds="2025-12-08", version=version, trigger="schedule", **gate))
     skipped = decide(0.85, 0.91, threshold=0.8, min_improvement=0.0, metric="roc_auc")
-    ledger.append(path, ledger.decision_entry(skipped, ds="2025-12-15", version=None, trigger="drift"))
-    ledger.append(path, {"ds": "2025-12-14", "decision": "drift", "trigger": "schedule", "reasons": ["psi 0.4"]})
+    ledger.append(
+        path, ledger.skip_entry(skipped, ds="2025-12-15", trigger="drift", **{**gate, "champion_version": "1"})
+    )
+    shifted = X.assign(a=X["a"] + 3.0)
+    day = assess_day("2025-12-14", X, shifted, settings)
+    drift = ledger.drift_entry(day, TriggerDecision(should_retrain=False, reasons=["psi 0.4"]), champion_version="1")
+    ledger.append(path, drift)
     ledger.append(
         path,
-        {
-            "ds": "2025-12-16",
-            "decision": "promote",
-            "version": "1",
-            "trigger": "manual",
-            "challenger_score": 0.91,
-            "champion_score": None,
-            "threshold": 0.8,
-            "reasons": ["promoted by hand"],
-        },
+        ledger.promote_entry(
+            ds="2025-12-16",
+            version="1",
+            previous_version=None,
+            reason="promoted by hand",
+            metric="roc_auc",
+            threshold=0.8,
+        ),
     )
 
     # when building the status

@@ -1,0 +1,356 @@
+"""The retrain use case: pin a window and a holdout, validate, split, train, score both models, decide.
+
+Read `RetrainJob` top to bottom: each method is one step of the `retrain` DAG and takes and returns
+a `RetrainRun` (`retrain.jobs.retrain_run`), the small frozen record of what the steps decided so far
+(it travels between tasks as `to_dict()`). The model travels through MLflow and the data through
+files under `Layout`; nothing here imports Airflow, so every step runs the same from a test, the CLI
+or a task.
+
+What makes reruns converge: `prepare` pins the window, the holdout days and the champion to beat in
+`Layout.prepared_file` on the first run of a date; `train` reuses the MLflow run trained on the same
+date, data and settings (its fingerprint). So a rerun reaches the same decision with the same run.
+
+The promotion that follows a `deploy` decision lives in `retrain.jobs.promote`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retrain.jobs.retrain_run import Evaluated, HoldoutScores, RetrainRun
+from retrain.model.gate import GateDecision, decide
+
+if TYPE_CHECKING:
+    from retrain.data.errors import DataValidationError
+    from retrain.layout import Layout
+    from retrain.records.ledger import Trigger
+    from retrain.registry import Registry
+    from retrain.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint(settings: Settings, train_sha: str, holdout_sha: str) -> str:
+    """What makes two trainings identical: estimator, parameters, seed and both split files' SHA-256.
+
+    The key `val` is the holdout's: kept so that runs logged before the rename are still recognised.
+    """
+    spec = {
+        "estimator": settings.estimator,
+        "params": settings.estimator_params,
+        "seed": settings.seed,
+        "train": train_sha,
+        "val": holdout_sha,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
+
+
+@dataclass
+class RetrainJob:
+    """The retrain use case on one data folder and one registry.
+
+    Args:
+        settings: The typed settings (window, holdout, estimator, gate thresholds).
+        layout: Where the data, splits, cards and reports live.
+        registry: MLflow behind `retrain.registry.Registry`; built from `settings` when omitted.
+    """
+
+    settings: Settings
+    layout: Layout
+    registry: Registry = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.registry is None:
+            from retrain.registry import Registry
+
+            self.registry = Registry.from_settings(self.settings)
+
+    # -- 1. prepare: the window, the holdout days and the champion to beat ------------------------
+
+    def prepare(self, ds: str, trigger: Trigger) -> RetrainRun:
+        """Pick the training window and the holdout days, and pin the champion (reused by a rerun).
+
+        Raises:
+            FileNotFoundError: `ds` itself has not landed.
+        """
+        from retrain.data.prepare import fresh_days, training_window
+        from retrain.io import read_json, write_json
+
+        window = training_window(self.layout.raw_days(until=ds), ds, self.settings.window_days)
+        pinned_path = self.layout.prepared_file(ds)
+        pinned = read_json(pinned_path) if pinned_path.is_file() else None
+        if pinned is not None and pinned.get("window") == window:
+            # "fresh" is the key files written before the holdout was named so carry.
+            holdout, champion_version = pinned.get("holdout_days", pinned.get("fresh")), pinned["champion_version"]
+            log.info("rerun of %s: reusing its holdout days and champion (v%s)", ds, champion_version)
+        else:
+            champion = self.registry.champion()
+            champion_window_end = champion.tags.get("window_end") if champion else None
+            holdout = fresh_days(window, self.settings.holdout_days, champion_window_end)
+            champion_version = champion.version if champion else None
+            write_json(pinned_path, {"window": window, "holdout_days": holdout, "champion_version": champion_version})
+        run = RetrainRun(
+            ds=ds,
+            trigger=trigger,
+            window=tuple(window),
+            holdout_days=tuple(holdout),
+            champion_version=champion_version,
+        )
+        log.info(
+            "window %s..%s (%d days), holdout from %s, champion %s",
+            window[0],
+            window[-1],
+            len(window),
+            list(holdout),
+            champion_version,
+        )
+        return run
+
+    # -- 2. validate every day of the window --------------------------------------------------------
+
+    def validate(self, run: RetrainRun) -> RetrainRun:
+        """Validate every day; the first bad file stops the run with its name, column and row.
+
+        Raises:
+            DataValidationError: A day is unusable (`quarantine_bad_day` sets it aside).
+        """
+        from retrain.data.prepare import shared_columns
+        from retrain.data.validate import validate_day
+
+        # Days may reorder columns or carry extras (generate_data accepts both): read the shared ones by name.
+        columns = shared_columns(self.layout, list(run.window))
+        rows = 0
+        for day in run.window:
+            features, _ = validate_day(self.layout.raw_data(day), self.layout.raw_target(day), columns)
+            rows += len(features)
+        log.info("validated %d rows × %d features over %d days", rows, len(columns), len(run.window))
+        return dataclasses.replace(run, columns=tuple(columns), rows=rows)
+
+    def quarantine_bad_day(self, exc: DataValidationError) -> Path | None:
+        """Move the raw day holding the bad file (`exc.path`) to quarantine/{ds}/; None if it is no raw day's."""
+        from retrain.data.load import quarantine_day
+
+        path = getattr(exc, "path", None)
+        if path is None:
+            return None
+        day = Path(path).parent.name
+        try:
+            folder = self.layout.raw(day)
+        except ValueError:
+            return None
+        if Path(path).parent != folder:
+            return None
+        return quarantine_day(self.layout, day, str(exc), [self.layout.raw_data(day), self.layout.raw_target(day)])
+
+    # -- 3. split: the holdout comes only from the holdout days -----------------------------------
+
+    def split(self, run: RetrainRun) -> RetrainRun:
+        """Stratified, seeded split written to processed/{ds}/ (byte-identical on a rerun).
+
+        Raises:
+            DataValidationError: A split cannot be trained or scored (e.g. one class only).
+        """
+        from retrain.data.prepare import split_window, write_split
+        from retrain.data.validate import check_trainable, validate_day
+
+        columns = list(run.columns)
+        frames = {
+            day: validate_day(self.layout.raw_data(day), self.layout.raw_target(day), columns) for day in run.window
+        }
+        train, holdout = split_window(
+            frames, list(run.holdout_days), self.settings.holdout_fraction, self.settings.seed
+        )
+        check_trainable(train["target"], where="the training split")
+        check_trainable(holdout["target"], where="the holdout split")
+        write_split(self.layout, run.ds, train, holdout)
+        log.info("train %d rows, holdout %d rows", len(train), len(holdout))
+        return dataclasses.replace(run, train_rows=len(train), holdout_rows=len(holdout))
+
+    # -- 4. train the challenger (or reuse an identical earlier run) ------------------------------
+
+    def train(self, run: RetrainRun) -> RetrainRun:
+        """Fit the configured estimator and log it to MLflow; reuse the run of an identical earlier attempt.
+
+        Raises:
+            EstimatorError: `RETRAIN_ESTIMATOR` / `RETRAIN_ESTIMATOR_PARAMS` cannot work (configuration).
+        """
+        from retrain.data.prepare import read_split
+        from retrain.io import sha256_file
+        from retrain.model.evaluate import all_metrics
+        from retrain.model.train import build_estimator, fit
+
+        settings, ds = self.settings, run.ds
+        train_file, holdout_file = self.layout.train_file(ds), self.layout.holdout_file(ds)
+        spec = fingerprint(settings, sha256_file(train_file), sha256_file(holdout_file))
+        reused = self.registry.find_run({"ds": ds, "fingerprint": spec})
+        if reused is not None:
+            log.info("reusing MLflow run %s: same date, data and settings were trained before", reused)
+            return dataclasses.replace(run, run_id=reused, reused_run=True)
+        X, y, _ = read_split(train_file)
+        model = fit(build_estimator(settings.estimator, settings.estimator_params, settings.seed), X, y)
+        run_id = self.registry.log_challenger(
+            model,
+            X.head(5),
+            ds=ds,
+            params={
+                "estimator": settings.estimator,
+                **settings.estimator_params,
+                "seed": settings.seed,
+                "train_rows": run.train_rows,
+                "holdout_rows": run.holdout_rows,
+            },
+            metrics={f"train_{k}": v for k, v in all_metrics(model, X, y).items()},
+            tags={
+                "ds": ds,
+                "trigger": run.trigger,
+                "window_start": run.window[0],
+                "window_end": run.window[-1],
+                "holdout_days": ",".join(run.holdout_days),
+                "fingerprint": spec,
+            },
+            window=list(run.window),
+        )
+        log.info("challenger logged as MLflow run %s", run_id)
+        return dataclasses.replace(run, run_id=run_id, reused_run=False)
+
+    # -- 5. evaluate: both models on the same holdout, the gate, and its record --------------------
+
+    def evaluate(self, run: RetrainRun) -> Evaluated:
+        """Score challenger and champion on the same holdout, apply the gate, and record the decision.
+
+        Each model's probabilities are computed once; every metric, the holdout scores file and the
+        report derive from them. The decision is recorded on the challenger's MLflow run, in the model
+        card (models/{ds}/) and in the report (reports/{ds}/report.html, also attached to the run).
+        """
+        from retrain.data.prepare import read_split
+        from retrain.model.evaluate import class_probabilities, metrics_from_proba
+        from retrain.records import card
+
+        settings, ds = self.settings, run.ds
+        X, y, _ = read_split(self.layout.holdout_file(ds))
+        classes, challenger_proba = class_probabilities(self.registry.load_model(f"runs:/{run.run_id}/model"), X)
+        champion_classes: list[Any] | None = None
+        champion_proba = None
+        if run.champion_version is not None:
+            champion = self.registry.load_model(f"models:/{settings.model_name}/{run.champion_version}")
+            champion_classes, champion_proba = class_probabilities(champion, X)
+        scores = HoldoutScores(
+            metric=settings.metric,
+            challenger=metrics_from_proba(y, challenger_proba, classes),
+            champion=None if champion_proba is None else metrics_from_proba(y, champion_proba, champion_classes),
+        )
+        self._write_holdout_scores(ds, y, classes, challenger_proba, champion_classes, champion_proba)
+        decision = decide(
+            scores.challenger_score,
+            scores.champion_score,
+            threshold=settings.metric_threshold,
+            min_improvement=settings.min_improvement,
+            metric=settings.metric,
+        )
+        log.info(
+            "%s on the holdout: challenger %.4f, champion (v%s) %s",
+            settings.metric,
+            scores.challenger_score,
+            run.champion_version,
+            "none" if scores.champion_score is None else f"{scores.champion_score:.4f}",
+        )
+        for reason in decision.reasons:
+            log.info("gate: %s", reason)
+        log.info("gate decision: %s", decision.decision)
+
+        self.registry.record_decision(run.run_id, decision, run.champion_version)
+        card.write_card(self.layout, run, scores, decision, settings)
+        same_classes = champion_classes == classes
+        report = self._write_report(
+            run, decision, X, y, classes, challenger_proba, champion_proba if same_classes else None
+        )
+        log.info("report: %s", report)
+        return Evaluated(run=run, scores=scores, decision=decision)
+
+    def _write_holdout_scores(
+        self, ds: str, y: Any, classes: list[Any], challenger: Any, champion_classes: list[Any] | None, champion: Any
+    ) -> Path:
+        import pandas as pd
+
+        from retrain.io import atomic_path
+
+        columns: dict[str, Any] = {"target": y.to_numpy()}
+        columns.update({f"challenger_{c}": challenger[:, i] for i, c in enumerate(classes)})
+        if champion is not None and champion_classes is not None:
+            columns.update({f"champion_{c}": champion[:, i] for i, c in enumerate(champion_classes)})
+        path = self.layout.holdout_scores_file(ds)
+        with atomic_path(path) as tmp:
+            pd.DataFrame(columns).to_csv(tmp, index=False)
+        return path
+
+    def _write_report(
+        self,
+        run: RetrainRun,
+        decision: GateDecision,
+        X_holdout: Any,
+        y: Any,
+        classes: list[Any],
+        challenger_proba: Any,
+        champion_proba: Any | None,
+    ) -> Path:
+        """reports/{ds}/report.html: both models on the holdout, the gate, and the holdout's drift.
+
+        The drift section compares the holdout with the champion's training window (or, with no
+        champion yet, with the training split), so each retrain shows what changed since the last one.
+        """
+        from retrain.data.prepare import read_split
+        from retrain.drift import assess_day, load_window, reference_days
+        from retrain.report.html import build_report, write_report
+
+        settings, ds = self.settings, run.ds
+        if run.champion_version is not None:
+            start, end = reference_days(self.registry.get(run.champion_version).tags)
+            reference = load_window(self.layout, start, end, list(X_holdout.columns))
+        else:
+            reference, _, _ = read_split(self.layout.train_file(ds))
+        html = build_report(
+            title=f"{settings.model_name}: retrain of {ds} ({run.trigger})",
+            ds=ds,
+            metric=settings.metric,
+            y_true=y.to_numpy(),
+            challenger_proba=challenger_proba,
+            champion_proba=champion_proba,
+            classes=classes,
+            decision=decision.to_dict(),
+            drift=assess_day(ds, reference, X_holdout, settings),
+            reference=reference,
+            current=X_holdout,
+        )
+        path = write_report(self.layout.report_file(ds), html)
+        self.registry.log_artifact(run.run_id, "report/report.html", path)
+        return path
+
+    # -- 6b. skip: the champion stays ----------------------------------------------------------------
+
+    def skip(self, evaluated: Evaluated) -> dict[str, Any]:
+        """Record the skip with its reasons in the ledger (once per date and run); the champion stays."""
+        from retrain.records import ledger
+
+        run, decision = evaluated.run, evaluated.decision
+        path = self.settings.ledger_path
+        if ledger.find(path, ds=run.ds, run_id=run.run_id, decision="skip") is None:
+            ledger.append(
+                path,
+                ledger.skip_entry(
+                    decision,
+                    ds=run.ds,
+                    trigger=run.trigger,
+                    champion_version=run.champion_version,
+                    run_id=str(run.run_id),
+                    window=run.window,
+                    label=self.settings.model_label,
+                ),
+            )
+        log.info("skipped deploy: %s", "; ".join(decision.reasons))
+        return {"ds": run.ds, "decision": "skip"}

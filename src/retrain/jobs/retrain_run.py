@@ -1,0 +1,114 @@
+"""What the retrain steps hand each other: small, frozen, JSON-serialisable records (XCom carries `to_dict()`).
+
+`RetrainRun` grows step by step (`dataclasses.replace`); `Evaluated` is what the gate hands to the
+branch and to the deploy or skip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from retrain.model.gate import GateDecision
+
+if TYPE_CHECKING:
+    from retrain.records.ledger import Trigger
+
+
+@dataclass(frozen=True)
+class RetrainRun:
+    """One retrain of one logical date, as far as its steps got.
+
+    Attributes:
+        ds: The logical date (YYYY-MM-DD); the window ends on it.
+        trigger: Why it runs (schedule, drift, performance, manual).
+        window: The landed days trained on, oldest first.
+        holdout_days: The days (of `window`) the holdout is drawn from: days the champion never saw.
+        champion_version: The champion to beat, pinned when the run was first prepared (None: none yet).
+        columns: The feature columns every day of the window shares (set by `validate`).
+        rows: Rows validated over the window.
+        train_rows, holdout_rows: Sizes of the split (set by `split`).
+        run_id: The challenger's MLflow run (set by `train`).
+        reused_run: Whether `train` reused the run of an earlier, identical attempt.
+    """
+
+    ds: str
+    trigger: Trigger
+    window: tuple[str, ...]
+    holdout_days: tuple[str, ...]
+    champion_version: str | None
+    columns: tuple[str, ...] = ()
+    rows: int = 0
+    train_rows: int = 0
+    holdout_rows: int = 0
+    run_id: str | None = None
+    reused_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A small JSON-safe dict (for XCom); `from_dict` reads it back."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RetrainRun:
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names}
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class HoldoutScores:
+    """Every metric of both models on the same holdout, derived from their probabilities (computed once).
+
+    Attributes:
+        metric: The gate's metric.
+        challenger: `{metric: score}` for every metric of `retrain.model.evaluate.METRICS`.
+        champion: The same for the champion, or None when there is none.
+    """
+
+    metric: str
+    challenger: dict[str, float]
+    champion: dict[str, float] | None = None
+
+    @property
+    def challenger_score(self) -> float:
+        return self.challenger[self.metric]
+
+    @property
+    def champion_score(self) -> float | None:
+        return None if self.champion is None else self.champion[self.metric]
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """What `evaluate` hands to the branch and to the deploy or skip: the run, the scores, the decision."""
+
+    run: RetrainRun
+    scores: HoldoutScores
+    decision: GateDecision
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict for XCom (NaN scores become None)."""
+        from retrain.records.ledger import json_safe
+
+        return {
+            "run": self.run.to_dict(),
+            "scores": json_safe(dataclasses.asdict(self.scores)),
+            "decision": self.decision.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evaluated:
+        def metrics(values: dict[str, Any] | None) -> dict[str, float] | None:
+            return None if values is None else {k: float("nan") if v is None else float(v) for k, v in values.items()}
+
+        scores = data["scores"]
+        return cls(
+            run=RetrainRun.from_dict(data["run"]),
+            scores=HoldoutScores(
+                metric=scores["metric"],
+                challenger=metrics(scores["challenger"]) or {},
+                champion=metrics(scores["champion"]),
+            ),
+            decision=GateDecision.from_dict(data["decision"]),
+        )

@@ -1,0 +1,128 @@
+"""The retrain job without Airflow: each step on a real data folder and a real (SQLite) MLflow store."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from retrain.data.errors import DataValidationError
+from retrain.data.generate import generate_and_write
+from retrain.jobs.promote import PromotionJob
+from retrain.jobs.retrain import Evaluated, RetrainJob, RetrainRun
+from retrain.layout import Layout
+from retrain.model.evaluate import metrics_from_proba
+from retrain.records import ledger
+from retrain.settings import Settings, load_settings
+
+DAYS = [f"2025-12-0{d}" for d in range(1, 8)]
+
+
+@pytest.fixture
+def job(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> RetrainJob:
+    monkeypatch.setenv("RETRAIN_ESTIMATOR_PARAMS", '{"max_iter": 20}')
+    monkeypatch.setenv("RETRAIN_MODEL_VERSION", "release-7")
+    settings = load_settings()
+    layout = Layout(settings.data_dir)
+    for ds in DAYS:
+        generate_and_write(settings, layout, ds)
+    return RetrainJob(settings, layout)
+
+
+def _through_evaluate(job: RetrainJob, ds: str = DAYS[-1]) -> Evaluated:
+    run = job.prepare(ds, "schedule")
+    for step in (job.validate, job.split, job.train):
+        # every step's output crosses a process boundary as JSON in the DAG: do the same here
+        run = RetrainRun.from_dict(json.loads(json.dumps(step(run).to_dict())))
+    return Evaluated.from_dict(json.loads(json.dumps(job.evaluate(run).to_dict())))
+
+
+def test_a_first_retrain_deploys_and_records_everything(job: RetrainJob) -> None:
+    # given: a week of data and no champion
+    # when: the job runs through the gate, then the promotion job deploys
+    evaluated = _through_evaluate(job)
+    deployed = PromotionJob(job.settings, job.layout, registry=job.registry).deploy(evaluated)
+
+    # then: the gate deployed v1 against no champion, and every record says so
+    run = evaluated.run
+    assert run.window == tuple(DAYS) and run.champion_version is None and run.holdout_days
+    assert evaluated.decision.deploy and "no champion yet" in evaluated.decision.reasons
+    assert (deployed.version, deployed.previous_version) == ("1", None)
+    assert job.registry.champion().version == "1"
+    for part in ("metrics", "params", "window", "decision", "model"):
+        assert job.layout.card_file(run.ds, part).is_file()
+    assert job.layout.report_file(run.ds).is_file()
+    (entry,) = ledger.read(job.settings.ledger_path)
+    assert (entry["decision"], entry["version"], entry["trigger"], entry["label"]) == (
+        "deploy",
+        "1",
+        "schedule",
+        "release-7",
+    )
+    assert "git_sha" in entry
+
+
+def test_every_metric_derives_from_the_probabilities_written_once(job: RetrainJob) -> None:
+    # given: an evaluated retrain
+    evaluated = _through_evaluate(job)
+    # when: the metrics are recomputed from the holdout scores file
+    scores = pd.read_csv(job.layout.holdout_scores_file(evaluated.run.ds))
+    columns = [c for c in scores.columns if c.startswith("challenger_")]
+    classes = [int(c.removeprefix("challenger_")) for c in columns]
+    again = metrics_from_proba(scores["target"].to_numpy(), scores[columns].to_numpy(), classes)
+    # then: they are the card's, the gate's and the report's numbers
+    assert again == pytest.approx(evaluated.scores.challenger)
+    assert evaluated.decision.challenger_score == pytest.approx(again[job.settings.metric])
+    card = json.loads(job.layout.card_file(evaluated.run.ds, "metrics").read_text())
+    assert card["challenger"] == pytest.approx(again)
+
+
+def test_a_rerun_reuses_the_pinned_holdout_and_the_trained_run(job: RetrainJob) -> None:
+    first = _through_evaluate(job)
+    # when: the same date runs again (a champion now exists, but the run pinned none)
+    PromotionJob(job.settings, job.layout, registry=job.registry).deploy(first)
+    again = _through_evaluate(job)
+    # then: same holdout, same champion to beat, same MLflow run, same decision
+    assert again.run.holdout_days == first.run.holdout_days
+    assert again.run.champion_version is None
+    assert again.run.run_id == first.run.run_id and again.run.reused_run
+    assert again.decision == first.decision
+    assert json.loads(job.layout.prepared_file(DAYS[-1]).read_text())["holdout_days"] == list(first.run.holdout_days)
+
+
+def test_a_bad_day_stops_validation_and_can_be_quarantined(job: RetrainJob) -> None:
+    # given: a non-numeric value in a landed day of the window
+    bad = job.layout.raw_data(DAYS[2])
+    lines = bad.read_text().splitlines()
+    lines[3] = "oops" + lines[3][lines[3].index(",") :]
+    bad.write_text("\n".join(lines) + "\n")
+    run = job.prepare(DAYS[-1], "manual")
+    # when / then: the error names the file, and the day is set aside
+    with pytest.raises(DataValidationError, match="data.csv") as caught:
+        job.validate(run)
+    folder = job.quarantine_bad_day(caught.value)
+    assert folder == job.layout.quarantine(DAYS[2]) and not job.layout.raw_data(DAYS[2]).exists()
+
+
+def test_the_run_record_is_frozen_and_small() -> None:
+    run = RetrainRun(
+        ds="2025-12-07", trigger="drift", window=("2025-12-07",), holdout_days=("2025-12-07",), champion_version="3"
+    )
+    with pytest.raises(AttributeError):
+        run.ds = "2025-12-08"  # type: ignore[misc]
+    data = run.to_dict()
+    assert json.loads(json.dumps(data)) == data and RetrainRun.from_dict(data) == run
+    assert np.isnan(Evaluated.from_dict(_nan_evaluation(run)).decision.challenger_score)
+
+
+def _nan_evaluation(run: RetrainRun) -> dict:
+    from retrain.jobs.retrain import HoldoutScores
+    from retrain.model.gate import decide
+
+    nan = float("nan")
+    decision = decide(nan, None, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    data = Evaluated(run, HoldoutScores("roc_auc", {"roc_auc": nan}), decision).to_dict()
+    assert json.dumps(data, allow_nan=False)  # NaN is not JSON: it travels as null
+    return data
