@@ -14,7 +14,7 @@ is spread over the CPUs: each reader takes a byte segment of the file (cut at ne
 that is provably a row boundary) and writes a part that is appended in order at the end; if a
 segment's row count does not match, the file is scored again with one reader.
 
-The output has one row per input row, in input order (DESIGN.md, "Outputs that tools read"):
+The output has one row per input row, in input order (docs/DESIGN.md, "Outputs that tools read"):
 `row` (0-based input row index), `prediction` (the label: `model.classes_[argmax(proba)]`, which is
 what scikit-learn classifiers' `predict` returns), `probability` (binary: P(classes_[1]); multiclass:
 the probability of the predicted label) and `model_version` (a string). Writes are atomic: on any

@@ -33,7 +33,7 @@ def output_schema(classes: Sequence[Any]) -> pa.Schema:
 
 
 class PredictionBatches:
-    """Turns class probabilities into output record batches: label = argmax, probability as in DESIGN.md."""
+    """Turns class probabilities into output record batches: label = argmax, probability as in docs/DESIGN.md."""
 
     def __init__(self, classes: Sequence[Any], model_version: str) -> None:
         self.schema = output_schema(classes)
