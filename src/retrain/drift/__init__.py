@@ -7,7 +7,7 @@ Three modules, one job each:
 - `reference`: the champion's training window (`reference_days` from its registry tags) and its
   features read back from `raw/` (`load_window`).
 - `trigger`: the trigger policy (hysteresis over consecutive days, cooldown after a drift-triggered
-  retrain) and the ledger entry that records each assessed day (`drift_entry`).
+  retrain) and the ledger entry that records each assessed day (`retrain.records.ledger.drift_entry`).
 
 The monitoring use case that strings them together is `retrain.jobs.monitor`. Nothing here imports
 Airflow. The names below are re-exported so that `from retrain.drift import assess_day` keeps working.
@@ -27,7 +27,7 @@ from retrain.drift.statistics import (
     feature_drift,
     psi,
 )
-from retrain.drift.trigger import TriggerDecision, drift_entry, should_trigger
+from retrain.drift.trigger import TriggerDecision, should_trigger
 
 __all__ = [
     "MAX_SAMPLE_ROWS",
@@ -38,7 +38,6 @@ __all__ = [
     "FeatureDrift",
     "TriggerDecision",
     "assess_day",
-    "drift_entry",
     "feature_drift",
     "load_window",
     "psi",

@@ -4,7 +4,7 @@ A drifted day (`retrain.drift.statistics.assess_day`) starts a retrain only when
 sustained over `RETRAIN_DRIFT_CONSECUTIVE_DAYS` calendar days (hysteresis, so one odd day does
 nothing) and no retrain was triggered by drift within `RETRAIN_DRIFT_COOLDOWN_DAYS` days (so a long
 drift starts one retrain per cooldown window, not one a day). The policy reads its own history back
-from the ledger's drift entries (`drift_entry` writes them), so it needs no state of its own.
+from the ledger's drift entries (`retrain.records.ledger.drift_entry` writes them), so it needs no state of its own.
 
 Names: `should_retrain` is the yes/no answer; `trigger` elsewhere in the project is only the KIND of
 trigger that started a retrain (`schedule`, `drift`, `performance`, `manual`).
@@ -13,7 +13,7 @@ trigger that started a retrain (`schedule`, `drift`, `performance`, `manual`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from retrain.drift.statistics import DayDrift
 from retrain.layout import check_ds
 
-__all__ = ["TriggerDecision", "drift_entry", "should_trigger"]
+__all__ = ["TriggerDecision", "should_trigger"]
 
 
 @dataclass(frozen=True)
@@ -145,16 +145,3 @@ def should_trigger(
     should_retrain = sustained and not cooling
     reasons.append("retrain triggered" if should_retrain else "no retrain triggered")
     return TriggerDecision(should_retrain=should_retrain, reasons=reasons)
-
-
-def drift_entry(
-    today: DayDrift,
-    decision: TriggerDecision,
-    *,
-    reference_window: Sequence[str] | None = None,
-    champion_version: str | None = None,
-) -> dict[str, Any]:
-    """The ledger entry for one assessed day: built by the ledger's builder, `retrain.records.ledger.drift_entry`."""
-    from retrain.records import ledger
-
-    return ledger.drift_entry(today, decision, reference_window=reference_window, champion_version=champion_version)

@@ -117,8 +117,9 @@ class MonitorJob:
             ValueError: The champion has no training window, or none of its days has landed.
         """
         from retrain.data.validate import read_features
-        from retrain.drift import assess_day, drift_entry, load_window, reference_days, should_trigger
+        from retrain.drift import assess_day, load_window, reference_days, should_trigger
         from retrain.records import ledger
+        from retrain.records.ledger import drift_entry
 
         settings = self.settings
         champion = self.registry.champion()

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from retrain.drift.statistics import DayDrift, FeatureDrift
-from retrain.drift.trigger import TriggerDecision, drift_entry, should_trigger
+from retrain.drift.trigger import TriggerDecision, should_trigger
 from retrain.records import ledger
+from retrain.records.ledger import drift_entry
 
 # --- hysteresis and cooldown --------------------------------------------------------------------
 
