@@ -1,0 +1,84 @@
+"""The typed settings: defaults, the seed names, fail-fast messages that name the setting, masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrain.settings import Settings, SettingsError, env_names, load_settings
+
+
+def test_defaults_match_the_documented_table(tmp_path: Path) -> None:
+    # given only a home
+    settings = load_settings({"RETRAIN_HOME": str(tmp_path)})
+    # then every default is the one docs/DESIGN.md's settings table gives
+    assert settings.model_name == "retrain-model"
+    assert settings.metric == "roc_auc"
+    assert settings.metric_threshold == 0.8
+    assert settings.min_improvement == 0.0
+    assert settings.task_retries == 2
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert settings.telegram_api_url == "https://api.telegram.org"
+
+
+@pytest.mark.parametrize(
+    ("seed_name", "value", "field", "expected"),
+    [
+        ("METRIC_THRESHOLD", "0.7", "metric_threshold", 0.7),
+        ("MODEL_VERSION", "v1.2", "model_label", "v1.2"),
+        ("TG_CHAT", "42", "telegram_chat", "42"),
+        ("TG_API_URL", "http://127.0.0.1:9", "telegram_api_url", "http://127.0.0.1:9"),
+    ],
+)
+def test_the_seed_names_are_read_too(tmp_path: Path, seed_name: str, value: str, field: str, expected: object) -> None:
+    environ = {"RETRAIN_HOME": str(tmp_path), seed_name: value}
+    if seed_name == "TG_CHAT":
+        environ["TG_TOKEN"] = "123:abc"
+    assert getattr(load_settings(environ), field) == expected
+
+
+def test_both_the_retrain_names_and_the_seed_names_are_known() -> None:
+    names = env_names()
+    assert {"RETRAIN_METRIC_THRESHOLD", "METRIC_THRESHOLD", "TG_TOKEN", "MLFLOW_TRACKING_URI"} <= names
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("RETRAIN_METRIC_THRESHOLD", "1.5", "RETRAIN_METRIC_THRESHOLD"),
+        ("RETRAIN_METRIC", "auc_roc", "RETRAIN_METRIC"),
+        ("RETRAIN_ESTIMATOR_PARAMS", "{not json", "RETRAIN_ESTIMATOR_PARAMS"),
+        ("RETRAIN_WINDOW_DAYS", "0", "RETRAIN_WINDOW_DAYS"),
+    ],
+)
+def test_a_wrong_setting_fails_naming_it(tmp_path: Path, name: str, value: str, named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings({"RETRAIN_HOME": str(tmp_path), name: value})
+
+
+def test_a_misspelled_setting_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"RETRAIN_METRIK.*did you mean RETRAIN_METRIC\?"):
+        load_settings({"RETRAIN_HOME": str(tmp_path), "RETRAIN_METRIK": "f1"})
+
+
+def test_half_a_telegram_configuration_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="TG_CHAT"):
+        load_settings({"RETRAIN_HOME": str(tmp_path), "TG_TOKEN": "123:abc"})
+
+
+def test_public_dict_masks_every_secret(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "RETRAIN_HOME": str(tmp_path),
+            "TG_TOKEN": "123:supersecret",
+            "TG_CHAT": "1",
+            "TG_API_URL": "https://bot:hunter2@tg.example",
+            "MLFLOW_TRACKING_URI": "postgresql://u:pa55word@127.0.0.1/mlflow",
+        }
+    )
+    text = repr(settings.public_dict())
+    for secret in ("supersecret", "hunter2", "pa55word"):
+        assert secret not in text
+    assert isinstance(settings, Settings)
