@@ -91,14 +91,36 @@ def _validate_params(estimator: Any, import_path: str) -> None:
         raise EstimatorError(f"{PARAMS_SETTING} rejected by {import_path}: {exc}") from None
 
 
+def _from_factory(spec: str, params: dict[str, Any]) -> Any:
+    """`module:function` called with `params` as keyword arguments: the user's own Pipeline."""
+    module_name, _, func_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise EstimatorError(
+            f"{ESTIMATOR_SETTING}={spec!r}: cannot import module {module_name!r} ({exc}); "
+            "is it on the Python path of every worker?"
+        ) from None
+    factory = getattr(module, func_name, None)
+    if not callable(factory):
+        raise EstimatorError(f"{ESTIMATOR_SETTING}={spec!r}: module {module_name!r} has no function {func_name!r}")
+    try:
+        return factory(**params)
+    except TypeError as exc:
+        raise EstimatorError(f"{PARAMS_SETTING} rejected by {spec}: {exc}") from None
+
+
 def build_estimator(import_path: str, params: dict[str, Any], seed: int) -> Any:
     """Import, configure and check the classifier named by `import_path`.
 
     `random_state` is set to `seed` when the estimator accepts it and the user did not choose one,
-    so that a rerun of the same day trains the same model.
+    so that a rerun of the same day trains the same model. A `module:function` spec calls the
+    function with `params` as keyword arguments and uses what it returns (the user's own Pipeline,
+    whose last step is a classifier) as it is.
 
     Args:
-        import_path: A class import path such as `sklearn.ensemble.HistGradientBoostingClassifier`.
+        import_path: A class import path such as `sklearn.ensemble.HistGradientBoostingClassifier`,
+            or `module:function`.
         params: Constructor parameters (already parsed from `RETRAIN_ESTIMATOR_PARAMS`).
         seed: The project seed (`RETRAIN_SEED`).
 
@@ -110,8 +132,12 @@ def build_estimator(import_path: str, params: dict[str, Any], seed: int) -> Any:
             classifier with fit/predict_proba, or `RETRAIN_ESTIMATOR_PARAMS` when the parameters are
             rejected.
     """
-    cls = _import_class(import_path)
     params = dict(params or {})
+    if ":" in import_path:
+        estimator = _from_factory(import_path, params)
+        _check_classifier(estimator, import_path)
+        return estimator
+    cls = _import_class(import_path)
     try:
         estimator = cls(**params)
     except (TypeError, ValueError) as exc:
@@ -127,10 +153,16 @@ def build_estimator(import_path: str, params: dict[str, Any], seed: int) -> Any:
 
 
 def fit(estimator: Any, X: Any, y: Any) -> Any:
-    """Fit `estimator` on features `X` (a DataFrame, so feature names are recorded) and labels `y`.
+    """Fit the model on features `X` (a DataFrame, so feature names are recorded) and labels `y`.
+
+    The preprocessing is chosen from `X`'s column types (`retrain.model.preprocess.build_pipeline`);
+    the training window's feature schema (`retrain.model.schema`) is kept on the fitted model as
+    `feature_schema_` (a JSON-safe dict, saved inside the model file) so that every copy of the
+    version can check the data it scores. Labels are fitted as they are: strings, booleans or
+    integers, so `classes_` and every prediction are the user's own label values.
 
     Returns:
-        The fitted estimator (the same object, as scikit-learn's `fit` returns it).
+        The fitted model: `estimator` itself, or a Pipeline ending with it.
 
     Raises:
         EstimatorError: When scikit-learn rejects a parameter only at fit time, naming
@@ -138,8 +170,16 @@ def fit(estimator: Any, X: Any, y: Any) -> Any:
     """
     from sklearn.utils._param_validation import InvalidParameterError
 
+    from retrain.model.preprocess import build_pipeline
+    from retrain.model.schema import FeatureSchema
+
+    schema = FeatureSchema.from_frame(X) if hasattr(X, "columns") else None
+    model = estimator if schema is None else build_pipeline(estimator, schema)
     try:
-        fitted = estimator.fit(X, y)
+        fitted = model.fit(X, y)
     except InvalidParameterError as exc:
         raise EstimatorError(f"{PARAMS_SETTING} rejected by {type(estimator).__name__}: {exc}") from None
-    return estimator if fitted is None else fitted
+    model = model if fitted is None else fitted
+    if schema is not None:
+        model.feature_schema_ = schema.to_dict()
+    return model

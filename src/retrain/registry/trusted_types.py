@@ -10,8 +10,10 @@ retrain trusts an EXACT list of type names: the ones its own models are made of.
 How the list was derived: every scikit-learn classifier that `RETRAIN_ESTIMATOR` can name (each class
 of `sklearn.utils.all_estimators(type_filter="classifier")` that `model.train.build_estimator` accepts
 with default parameters, plus the parameter choices that change what is stored: neighbour search
-algorithms and metrics, MLP solvers, calibration methods) was fitted on binary and multiclass data and
-dumped with skops; the union of `skops.io.get_untrusted_types` is below. The test
+algorithms and metrics, MLP solvers, calibration methods) was fitted on binary and multiclass numeric data
+and on mixed data (string and boolean categories, missing values, string labels), which wraps it in the
+preprocessing Pipeline of `retrain.model.preprocess`, and dumped with skops; the union of
+`skops.io.get_untrusted_types` is below. The test
 `tests/unit/registry/test_trusted_types.py` re-derives it, so a scikit-learn upgrade that adds a type
 fails there, naming it, instead of in production. Types that take user code (`PyFuncDistance64`, a
 `FunctionTransformer`'s function) are deliberately absent.
@@ -69,6 +71,19 @@ ALLOWED_TYPES: frozenset[str] = frozenset(
         "sklearn.neighbors._kd_tree.KDTree",
         "sklearn.neighbors._ball_tree.BallTree",
         *_DISTANCE_METRICS,
+        # The preprocessing Pipeline (retrain.model.preprocess) on string / boolean columns: the encoders'
+        # `categories_` are object arrays, which skops stores with their `numpy.dtype` (here `object`;
+        # a dtype object is data, it runs nothing). Pipeline, ColumnTransformer, OrdinalEncoder,
+        # OneHotEncoder, SimpleImputer and StandardScaler are skops defaults, so they are not listed.
+        "numpy.dtype",
+        # HistGradientBoostingClassifier with categorical_features (the default estimator on string or
+        # boolean columns) keeps an inner ColumnTransformer whose numeric part is
+        # `FunctionTransformer(functools.partial(check_array, ...))` (scikit-learn's own
+        # `_preprocess_X`). `functools.partial` only binds a function to arguments; skops checks the
+        # bound function's type separately, so the partial can only ever wrap an allowed function, and
+        # the only one allowed is `check_array`, which validates an array and returns it.
+        "functools.partial",
+        "sklearn.utils.validation.check_array",
         # MLPClassifier: the optimizer state kept after fit (solver "adam" and "sgd").
         "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
         "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
