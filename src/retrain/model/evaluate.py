@@ -41,38 +41,89 @@ def _check_metric(metric: str) -> None:
         raise ValueError(f"unknown metric {metric!r}; RETRAIN_METRIC accepts {', '.join(METRICS)}")
 
 
+def holdout_labels(y: Any) -> list[Any]:
+    """The holdout's full label set, sorted (the classes both models are scored on)."""
+    import numpy as np
+
+    return list(np.unique(np.asarray(y)))
+
+
+def undefined_reason(metric: str, y: Any) -> str | None:
+    """Why `metric` is undefined on holdout labels `y` (a sentence), or None when it is defined.
+
+    Ranking metrics (ROC AUC, average precision) need two classes in the holdout.
+    """
+    if metric in _NEEDS_PROBA and len(holdout_labels(y)) < 2:
+        labels = holdout_labels(y)
+        only = f"only {getattr(labels[0], 'item', lambda: labels[0])()!r}" if labels else "no rows"
+        return f"{metric} is undefined on this holdout: its labels hold {only}, a ranking metric needs two classes"
+    return None
+
+
+def _columns_for(labels: list[Any], classes: list[Any], proba: Any) -> Any:
+    """Probability columns in `labels` order; a label the model never saw gets probability 0."""
+    import numpy as np
+
+    index = {c: i for i, c in enumerate(classes)}
+    out = np.zeros((proba.shape[0], len(labels)), dtype=np.float64)
+    for j, label in enumerate(labels):
+        if label in index:
+            out[:, j] = proba[:, index[label]]
+    return out
+
+
 def metric_from_predictions(metric: str, y: Any, pred: Any, proba: Any, classes: Any) -> float:
-    """One metric from labels, predicted labels and class probabilities (the report's curves use the same)."""
+    """One metric from labels, predicted labels and class probabilities (the report's curves use the same).
+
+    The label set is the holdout's (`holdout_labels`), so a champion and a challenger that know
+    different classes (a class appeared in newer days, or vanished from the holdout) are scored on the
+    same classes and their scores compare. A binary model on a holdout of its own two classes uses
+    its positive class `classes[1]` (scikit-learn's convention); a holdout of two labels uses the
+    greater as positive; more labels use the unweighted (macro) mean over the holdout's labels,
+    one-vs-rest for ROC AUC and average precision (as scikit-learn's `multi_class="ovr"`).
+    A class the model never saw has probability 0 and is never predicted.
+
+    Returns:
+        The score; NaN when a ranking metric is undefined (a single label in `y`, see
+        `undefined_reason`), which the gate never deploys.
+    """
     import numpy as np
     from sklearn import metrics as skm
-    from sklearn.preprocessing import label_binarize
 
-    binary = len(classes) == 2
+    classes = list(classes)
     y_arr = np.asarray(y)
+    labels = holdout_labels(y_arr)
+    if len(classes) == 2 and set(labels) <= set(classes):
+        labels = classes  # the model's own binary problem (also when the holdout holds one of its classes)
+    binary = len(labels) == 2
     if metric == "accuracy":
         return float(skm.accuracy_score(y_arr, pred))
     if metric == "balanced_accuracy":
-        return float(skm.balanced_accuracy_score(y_arr, pred))
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true": a fact, not a problem
+            return float(skm.balanced_accuracy_score(y_arr, pred))
     if metric in ("f1", "precision", "recall"):
         fn = {"f1": skm.f1_score, "precision": skm.precision_score, "recall": skm.recall_score}[metric]
-        if binary:
-            return float(fn(y_arr, pred, pos_label=classes[1], average="binary", zero_division=0))
-        return float(fn(y_arr, pred, labels=list(classes), average="macro", zero_division=0))
+        if binary:  # one-vs-rest on the positive label: a prediction of a third class is simply not positive
+            positive = labels[1]
+            return float(fn(y_arr == positive, np.asarray(pred) == positive, zero_division=0))
+        return float(fn(y_arr, pred, labels=labels, average="macro", zero_division=0))
 
     # Ranking metrics are undefined when the holdout holds a single class: NaN, which never deploys.
-    if len(np.unique(y_arr)) < 2:
+    if undefined_reason(metric, y_arr) is not None:
         return math.nan
-    if binary:
-        positive = proba[:, 1]
-        y_pos = (y_arr == classes[1]).astype(int)
+    present = holdout_labels(y_arr)
+    if binary and set(present) == set(labels):
+        positive = _columns_for([labels[1]], classes, np.asarray(proba))[:, 0]
+        y_pos = (y_arr == labels[1]).astype(int)
         if metric == "roc_auc":
             return float(skm.roc_auc_score(y_pos, positive))
         return float(skm.average_precision_score(y_pos, positive))
-    if metric == "roc_auc":
-        return float(skm.roc_auc_score(y_arr, proba, multi_class="ovr", average="macro", labels=list(classes)))
-    y_bin = label_binarize(y_arr, classes=list(classes))
-    present = y_bin.sum(axis=0) > 0  # a class absent from the holdout has no defined precision curve
-    return float(skm.average_precision_score(y_bin[:, present], proba[:, present], average="macro"))
+    matrix = _columns_for(present, classes, np.asarray(proba))
+    fn = skm.roc_auc_score if metric == "roc_auc" else skm.average_precision_score
+    return float(np.mean([fn((y_arr == label).astype(int), matrix[:, j]) for j, label in enumerate(present)]))
 
 
 def class_probabilities(model: Any, X: Any) -> tuple[list[Any], Any]:
