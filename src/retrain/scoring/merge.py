@@ -125,8 +125,14 @@ def merge_parts(parts: Sequence[Path | str], output: Path | str, *, empty_schema
                 writer = PredictionWriter(tmp, schema, fmt_path=output)
             for part in parts:
                 table = _read_part(part)
-                if list(table.column_names) != list(OUTPUT_COLUMNS):
-                    raise ValueError(f"part {part} has columns {table.column_names}, expected {list(OUTPUT_COLUMNS)}")
+                names = list(table.column_names)
+                extra = names[len(OUTPUT_COLUMNS) :]
+                if names[: len(OUTPUT_COLUMNS)] != list(OUTPUT_COLUMNS) or not all(
+                    n.startswith("probability_") for n in extra
+                ):
+                    raise ValueError(f"part {part} has columns {names}, expected {list(OUTPUT_COLUMNS)}")
+                if writer is not None and names != writer.schema.names:
+                    raise ValueError(f"part {part} has columns {names}, expected {writer.schema.names}")
                 if table.num_rows:
                     _check_contiguous(part, table.column("row")[0].as_py(), rows)
                 if writer is None:

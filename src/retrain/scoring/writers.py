@@ -1,5 +1,8 @@
 """Write predictions (`row, prediction, probability, model_version`) to CSV or Parquet with pyarrow.
 
+A multiclass model adds one column per class, `probability_<class>` in the model's class order
+(`classes_`), after `model_version`: P(class) for every row, summing to 1 across the row.
+
 pyarrow's CSV writer, never `pandas.to_csv` (~10x slower on this machine). Floats are written in their
 shortest round-trip form, so a probability read back is the same float64. Strings (string labels, the
 model version, the header) are quoted by pyarrow: standard CSV, read back unchanged by any reader.
@@ -24,11 +27,17 @@ PARQUET_ROW_GROUP_ROWS = 100_000
 _CSV_WRITE_BATCH = 8_192
 
 
+def probability_columns(classes: Sequence[Any]) -> list[str]:
+    """The per-class probability columns: `probability_<class>` for each class when multiclass, else none."""
+    return [f"probability_{c}" for c in classes] if len(classes) > 2 else []
+
+
 def output_schema(classes: Sequence[Any]) -> pa.Schema:
     """The predictions schema; `prediction` has the type of the model's labels (`classes_`)."""
     label_type = pa.array(np.asarray(classes)).type
     return pa.schema(
         [("row", pa.int64()), ("prediction", label_type), ("probability", pa.float64()), ("model_version", pa.string())]
+        + [(name, pa.float64()) for name in probability_columns(classes)]
     )
 
 
@@ -39,6 +48,7 @@ class PredictionBatches:
         self.schema = output_schema(classes)
         self.labels = pa.array(np.asarray(classes), type=self.schema.field("prediction").type)
         self.version = pa.scalar(str(model_version), pa.string())
+        self.per_class = bool(probability_columns(classes))
 
     def batch(self, first_row: int, proba: np.ndarray) -> pa.RecordBatch:
         count = len(proba)
@@ -51,6 +61,7 @@ class PredictionBatches:
                 self.labels.take(pa.array(best)),
                 pa.array(np.ascontiguousarray(probability, dtype=np.float64)),
                 pa.repeat(self.version, count),
+                *([pa.array(np.ascontiguousarray(column)) for column in proba.T] if self.per_class else []),
             ],
             schema=self.schema,
         )

@@ -45,7 +45,12 @@ def expected(model, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def assert_matches(model, frame: pd.DataFrame, out: Path, *, atol: float = 1e-12, version: str = "v7") -> None:
     got = read(out)
     labels, probability = expected(model, frame)
-    assert list(got.columns) == ["row", "prediction", "probability", "model_version"]
+    per_class = [f"probability_{c}" for c in model.classes_] if len(model.classes_) > 2 else []
+    assert list(got.columns) == ["row", "prediction", "probability", "model_version", *per_class]
+    if per_class:  # multiclass: one probability column per class, in the model's class order, summing to 1
+        proba = model.predict_proba(frame[FEATURES])
+        np.testing.assert_allclose(got[per_class].to_numpy(), proba, rtol=0, atol=atol)
+        np.testing.assert_allclose(got[per_class].sum(axis=1).to_numpy(), 1.0, rtol=0, atol=1e-9)
     np.testing.assert_array_equal(got["row"].to_numpy(), np.arange(len(frame)))
     np.testing.assert_array_equal(got["prediction"].to_numpy(), labels)
     np.testing.assert_allclose(got["probability"].to_numpy(), probability, rtol=0, atol=atol)
