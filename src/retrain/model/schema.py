@@ -211,3 +211,20 @@ class FeatureSchema:
                 if new:
                     unseen[c.name] = new[:20]
         return unseen
+
+
+def signature_for(model: Any, example: Any) -> Any:
+    """The MLflow signature of a model fitted by `retrain.model.train.fit`: real input types, label output.
+
+    Returns:
+        A `ModelSignature` whose inputs are `FeatureSchema.mlflow_schema()` (long, double, string,
+        boolean) and whose output is the type of the model's labels; None when the model carries no
+        feature schema (MLflow then infers one from the input example).
+    """
+    data = getattr(model, "feature_schema_", None)
+    if not isinstance(data, dict):
+        return None
+    from mlflow.models import ModelSignature, infer_signature
+
+    outputs = infer_signature(example, model.predict(example)).outputs
+    return ModelSignature(inputs=FeatureSchema.from_dict(data).mlflow_schema(), outputs=outputs)

@@ -18,6 +18,7 @@ import mlflow
 import mlflow.sklearn
 
 from retrain.io import sha256_file
+from retrain.model.schema import signature_for
 from retrain.registry.loading import model_file, skops_trusted_types
 from retrain.registry.quiet import Quiet, muted
 from retrain.registry.refs import MODEL_ARTIFACT, SHA_TAG
@@ -110,6 +111,7 @@ class Tracking(MlflowStore):
                         model,
                         name=MODEL_ARTIFACT,
                         input_example=example,
+                        signature=signature_for(model, example),  # the real column types, when known
                         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
                         skops_trusted_types=trusted or None,
                         # Pinned here: MLflow's own inference of requirements imports and profiles
@@ -122,6 +124,8 @@ class Tracking(MlflowStore):
                 mlflow.set_tags({SHA_TAG: digest, "model_id": info.model_id or ""})
                 if info.model_id:
                     self.client.set_logged_model_tags(info.model_id, {SHA_TAG: digest})
+                if isinstance(getattr(model, "feature_schema_", None), dict):
+                    mlflow.log_dict(model.feature_schema_, "feature_schema.json")
                 for name, path in (artifacts or {}).items():
                     self._log_artifact(run_id, name, Path(path))
         return run_id
