@@ -17,7 +17,7 @@ import pyarrow
 from retrain.data import TARGET
 from retrain.data.csvfile import read_header, read_table, write_csv
 from retrain.data.errors import DataValidationError
-from retrain.data.validate import check_features, check_trainable
+from retrain.data.validate import check_features, check_trainable, label_values, missing_as_null
 from retrain.layout import Layout, check_ds
 
 DS = "ds"
@@ -124,10 +124,13 @@ def read_split(path: Path) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
             path, f"missing column(s) {missing}", fix="rewrite the split with write_split (rerun split_data)"
         )
     features = [c for c in header if c not in (TARGET, DS)]
-    types = {**dict.fromkeys(features, pyarrow.float64()), TARGET: pyarrow.int64(), DS: pyarrow.string()}
-    frame = read_table(path, header, types).to_pandas()
+    types = {**dict.fromkeys(features, pyarrow.float64()), TARGET: pyarrow.string(), DS: pyarrow.string()}
+    table = read_table(path, header, types)
+    frame = table.to_pandas()
     X = check_features(frame[features], path)
-    return X, frame[TARGET].astype("int64"), frame[DS].astype(str)
+    # Labels as the day files held them (integers, true/false or text), read with the same rule.
+    labels = pd.Series(label_values(missing_as_null(table.column(TARGET)), path), name=TARGET)
+    return X, labels, frame[DS].astype(str)
 
 
 def _common_columns(frames: dict[str, tuple[pd.DataFrame, pd.Series]]) -> list[str]:
@@ -152,7 +155,7 @@ def _tagged(frames: dict[str, tuple[pd.DataFrame, pd.Series]], day: str, columns
     if len(features) != len(labels):
         raise ValueError(f"day {day}: {len(features)} feature row(s) but {len(labels)} label(s)")
     out = features[columns].reset_index(drop=True).astype("float64")
-    out[TARGET] = np.asarray(labels, dtype=np.int64)
+    out[TARGET] = np.asarray(labels)  # the user's own label values
     out[DS] = day
     return out
 

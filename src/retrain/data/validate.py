@@ -123,7 +123,9 @@ def read_features(path: Path, expected_columns: list[str] | None = None) -> pd.D
 
 
 def read_target(path: Path, expected_rows: int, *, data_path: Path | None = None) -> pd.Series:
-    """Read a day's `target.csv` (a `target` column of integer labels) and check it matches the data.
+    """Read a day's `target.csv` (a `target` column of labels) and check it matches the data.
+
+    Labels keep the user's own values: integers (int64), `true`/`false` (bool) or text (`Adelie`, `yes`).
 
     A label file one row short would otherwise pair every label with the wrong row; the length check is
     what stops that. `data_path` is only used to name the other file in the message.
@@ -137,8 +139,8 @@ def read_target(path: Path, expected_rows: int, *, data_path: Path | None = None
             f"no {TARGET!r} column; the header has {found}",
             fix=f"name the label column {TARGET!r} on the first line",
         )
-    table = read_table(path, info, {TARGET: pyarrow.int64()}, quote=True)
-    column = table.column(TARGET)
+    table = read_table(path, info, {TARGET: pyarrow.string()}, quote=True)
+    column = missing_as_null(table.column(TARGET))
     if column.null_count:
         row = int(np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))[0])
         raise DataValidationError.at(
@@ -156,7 +158,56 @@ def read_target(path: Path, expected_rows: int, *, data_path: Path | None = None
             fix="write exactly one label per data row, in the same order",
             column=TARGET,
         )
-    return pd.Series(column.to_numpy(), name=TARGET, dtype="int64")
+    return pd.Series(label_values(column, path), name=TARGET)
+
+
+_BOOL_LABELS = {"true": True, "false": False}
+
+
+def missing_as_null(column: pyarrow.ChunkedArray) -> pyarrow.ChunkedArray:
+    """A text column with pyarrow's own missing-value spellings (``, `NaN`, `NA`, `null`, ...) as nulls.
+
+    Read as text, pyarrow keeps an empty cell as `""`; a numeric read would have made it null.
+    """
+    import pyarrow.csv as pacsv
+
+    spellings = pyarrow.array(pacsv.ConvertOptions().null_values, pyarrow.string())
+    return pc.if_else(pc.is_in(column, value_set=spellings), pyarrow.scalar(None, pyarrow.string()), column)
+
+
+def label_values(column: pyarrow.ChunkedArray, path: Path) -> np.ndarray:
+    """The labels in the user's own values: integers (int64), true/false (bool), or text (str).
+
+    A column mixing numbers with text, or holding a fraction, is refused at its first such value: a
+    number among words (or `1.5` among integers) is far more often a broken export than a class.
+    """
+    text = column.to_pylist()
+    try:
+        return np.asarray(pc.cast(column, pyarrow.int64()).to_numpy(), dtype=np.int64)
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowNotImplementedError):
+        pass
+    lowered = [t.strip().lower() for t in text]
+    if all(t in _BOOL_LABELS for t in lowered):
+        return np.asarray([_BOOL_LABELS[t] for t in lowered], dtype=bool)
+
+    def number(value: str) -> bool:
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+
+    numbers = [number(t) for t in text]
+    if any(numbers):
+        row = next(i for i, t in enumerate(text) if not (numbers[i] and float(t).is_integer()))
+        raise DataValidationError.at(
+            path,
+            f"label {text[row]!r} is not an integer, while other labels are numbers",
+            fix="write labels as integers, as true/false, or as text with no number among them",
+            column=TARGET,
+            row=row,
+        )
+    return np.asarray(text, dtype=object)
 
 
 def validate_day(

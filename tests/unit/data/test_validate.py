@@ -185,3 +185,23 @@ def test_check_trainable_refuses_untrainable_labels(labels: list[int], fragment:
         check_trainable(pd.Series(labels, dtype="int64"), "days 2025-12-01..2025-12-14")
     assert "days 2025-12-01..2025-12-14" in str(caught.value)
     assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected", "dtype"),
+    [
+        (b'target\nAdelie\nGentoo\n"Chinstrap"\n', ["Adelie", "Gentoo", "Chinstrap"], "str"),
+        (b"target\nyes\nno\nyes\n", ["yes", "no", "yes"], "str"),
+        (b"target\ntrue\nFalse\nTRUE\n", [True, False, True], "bool"),
+        (b"target\n3\n1\n2\n", [3, 1, 2], "int64"),
+    ],
+)
+def test_target_keeps_the_users_label_values(tmp_path, content: bytes, expected: list, dtype: str) -> None:
+    labels = read_target(_write(tmp_path, content, "target.csv"), 3)
+    assert labels.tolist() == expected
+    assert labels.dtype == dtype
+
+
+def test_text_labels_with_a_number_among_them_are_refused(tmp_path) -> None:
+    with pytest.raises(DataValidationError, match=r"row 1.*label '2' is not an integer|row 0.*'yes'"):
+        read_target(_write(tmp_path, b"target\nyes\n2\nno\n", "target.csv"), 3)
