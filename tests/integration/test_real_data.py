@@ -1,0 +1,82 @@
+"""A real data set shipped inside a package (palmerpenguins), as a new user would point retrain at it.
+
+The penguins' days go through the real DAGs: generate_data (RETRAIN_SOURCE, a folder of days) →
+retrain → batch_predict, with the default estimator and with RandomForest; the predictions carry the
+species names, and the multiclass per-class probability columns sum to 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from retrain.layout import Layout
+from retrain.records import ledger
+from retrain.registry import Registry
+from retrain.settings import load_settings
+from tests.integration.conftest import days
+
+pytestmark = pytest.mark.integration
+
+SPECIES = ["Adelie", "Chinstrap", "Gentoo"]
+NUMERIC = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year"]
+
+
+def penguin_days(source: Path, timeline: list[str]) -> None:
+    """Write the penguins, shuffled, as one folder per day: `{ds}/data.csv` and `{ds}/target.csv`."""
+    import palmerpenguins
+
+    frame = palmerpenguins.load_penguins()  # inside the wheel: nothing is downloaded
+    frame = frame.dropna(subset=NUMERIC).sample(frac=1.0, random_state=0).reset_index(drop=True)
+    for ds, rows in zip(timeline, np.array_split(np.arange(len(frame)), len(timeline)), strict=True):
+        day = source / ds
+        day.mkdir(parents=True)
+        frame.loc[rows, NUMERIC].to_csv(day / "data.csv", index=False)
+        frame.loc[rows, ["species"]].rename(columns={"species": "target"}).to_csv(day / "target.csv", index=False)
+
+
+@pytest.mark.parametrize("estimator", [None, "sklearn.ensemble.RandomForestClassifier"])
+def test_penguins_from_source_to_predictions_with_species_names(
+    runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, estimator: str | None
+) -> None:  # type: ignore[no-untyped-def]
+    # given: the penguins exported as 6 days of the user's own files, species names as labels
+    timeline = days("2026-01-01", 6)
+    penguin_days(tmp_path / "source", timeline)
+    monkeypatch.setenv("RETRAIN_SOURCE", str(tmp_path / "source"))
+    monkeypatch.setenv("RETRAIN_HOLDOUT_DAYS", "3")
+    monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.5")
+    if estimator:
+        monkeypatch.setenv("RETRAIN_ESTIMATOR", estimator)
+        monkeypatch.setenv("RETRAIN_ESTIMATOR_PARAMS", "{}")
+    # when: the same commands as always
+    for ds in timeline:
+        assert runner.run("generate_data", ds).ok, ds
+    ds = timeline[-1]
+    result = runner.run("retrain", ds)
+    assert result.ok, result.tasks
+    settings = load_settings()
+    entry = ledger.find(settings.ledger_path, ds=ds)
+    assert entry["decision"] == "deploy", entry
+    predicted = runner.run("batch_predict", ds)
+    assert predicted.ok, predicted.tasks
+
+    # then: the predictions name the species, with one probability column per species summing to 1
+    layout = Layout(settings.data_dir)
+    predictions = pd.read_csv(layout.predictions_file(ds))
+    per_class = [f"probability_{s}" for s in SPECIES]
+    assert list(predictions.columns) == ["row", "prediction", "probability", "model_version", *per_class]
+    assert set(predictions["prediction"]) <= set(SPECIES) and len(set(predictions["prediction"])) == 3
+    np.testing.assert_allclose(predictions[per_class].sum(axis=1), 1.0, atol=1e-9)
+    best = predictions[per_class].to_numpy().argmax(axis=1)
+    assert (predictions["prediction"].to_numpy() == np.asarray(SPECIES)[best]).all()
+    np.testing.assert_allclose(predictions["probability"], predictions[per_class].max(axis=1), atol=1e-12)
+    # and: they are the registered champion's own predictions, and mostly right
+    model = Registry.from_settings(settings).load_model(f"models:/{settings.model_name}@champion")
+    assert list(model.classes_) == SPECIES
+    features = pd.read_csv(layout.raw_data(ds))
+    assert (predictions["prediction"].to_numpy() == model.predict(features[list(model.feature_names_in_)])).all()
+    truth = pd.read_csv(tmp_path / "source" / ds / "target.csv")["target"]
+    assert (predictions["prediction"] == truth).mean() > 0.9
