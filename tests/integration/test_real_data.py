@@ -80,3 +80,58 @@ def test_penguins_from_source_to_predictions_with_species_names(
     assert (predictions["prediction"].to_numpy() == model.predict(features[list(model.feature_names_in_)])).all()
     truth = pd.read_csv(tmp_path / "source" / ds / "target.csv")["target"]
     assert (predictions["prediction"] == truth).mean() > 0.9
+
+
+def penguin_days_with(source: Path, plan: dict[str, list[str]]) -> None:
+    """Like `penguin_days`, but day `ds` holds only the species `plan[ds]` (a class appears or vanishes)."""
+    import palmerpenguins
+
+    frame = palmerpenguins.load_penguins().dropna(subset=NUMERIC).sample(frac=1.0, random_state=1)
+    used: set[int] = set()
+    per_day = 36
+    for ds, species in plan.items():
+        pool = frame[frame["species"].isin(species) & ~frame.index.isin(used)]
+        rows = pool.groupby("species", group_keys=False).head(per_day // len(species)).sample(frac=1.0, random_state=2)
+        used.update(rows.index)
+        day = source / ds
+        day.mkdir(parents=True)
+        rows[NUMERIC].to_csv(day / "data.csv", index=False)
+        rows[["species"]].rename(columns={"species": "target"}).to_csv(day / "target.csv", index=False)
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "f1"])
+@pytest.mark.parametrize("change", ["new_class", "class_absent_from_holdout"])
+def test_classes_that_appear_or_vanish_end_with_a_recorded_decision(
+    runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, metric: str, change: str
+) -> None:  # type: ignore[no-untyped-def]
+    # given: a champion trained on the first 4 days, then 3 newer days where a class appears (Chinstrap,
+    # never seen by the champion) or vanishes (Chinstrap, known to both models, absent from the holdout)
+    timeline = days("2026-02-01", 7)
+    first, later = (["Adelie", "Gentoo"], SPECIES) if change == "new_class" else (SPECIES, ["Adelie", "Gentoo"])
+    penguin_days_with(tmp_path / "source", {ds: first if i < 4 else later for i, ds in enumerate(timeline)})
+    monkeypatch.setenv("RETRAIN_SOURCE", str(tmp_path / "source"))
+    monkeypatch.setenv("RETRAIN_HOLDOUT_DAYS", "3")
+    monkeypatch.setenv("RETRAIN_METRIC", metric)
+    monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.5")
+    monkeypatch.setenv("RETRAIN_TASK_RETRIES", "2")  # a deterministic error must still fail at try 1
+    for ds in timeline[:4]:
+        assert runner.run("generate_data", ds).ok
+    assert runner.run("retrain", timeline[3]).ok
+    settings = load_settings()
+    assert ledger.find(settings.ledger_path, ds=timeline[3])["decision"] == "deploy"
+    for ds in timeline[4:]:
+        assert runner.run("generate_data", ds).ok
+
+    # when: the next retrain compares the two on the newest days' holdout
+    result = runner.run("retrain", timeline[-1])
+
+    # then: the run ends with a recorded decision (no crash, no retry), both scores numbers
+    assert result.ok, result.tasks
+    entry = ledger.find(settings.ledger_path, ds=timeline[-1])
+    assert entry is not None and entry["decision"] in ("deploy", "skip"), entry
+    assert entry["champion_score"] is not None and np.isfinite(entry["champion_score"])
+    assert entry["challenger_score"] is not None and np.isfinite(entry["challenger_score"])
+    if change == "new_class":
+        # the champion never predicts the new class: the challenger that knows it scores higher and deploys
+        assert entry["challenger_score"] > entry["champion_score"]
+        assert entry["decision"] == "deploy"
