@@ -284,7 +284,11 @@ def build_report(
     else:
         curves = curve_plots(y, models, classes)
         if len(classes) > 2:
-            curves.insert(0, f'<p class="note">{len(classes)} classes: curves are micro-averaged one-vs-rest.</p>')
+            note = (
+                f"{len(classes)} classes: the curves and their legends are micro-averaged one-vs-rest; "
+                "the table's roc_auc and average_precision are macro averages (the gate's)."
+            )
+            curves.insert(0, f'<p class="note">{note}</p>')
     confusion = [confusion_plot(y, proba, classes, who) for who, proba in models.items()]
     drift_html, _ = _drift_section(day, reference, current)
 

@@ -89,14 +89,19 @@ def curve_plots(y: np.ndarray, models: dict[str, np.ndarray], classes: list[Any]
     ax_roc.plot([0, 1], [0, 1], linestyle=":", color="#999999", linewidth=1, label="chance")
     pr = _new_figure(5.2, 4.4)
     ax_pr = pr.add_subplot()
+    # Multiclass curves pool every class (micro average); the legend says so, since the metrics table's
+    # roc_auc / average_precision are macro averages (the gate's), and the two numbers differ.
+    kind = "" if len(classes) == 2 else "micro-average "
     for name, proba in models.items():
         truth, score = _curve_inputs(y, proba, classes)
         fpr, tpr, _ = skm.roc_curve(truth, score, drop_intermediate=True)
         auc = skm.auc(fpr, tpr)
-        ax_roc.plot(fpr, tpr, color=colours[name], linewidth=2, label=f"{name} (AUC {auc:.3f})")
+        ax_roc.plot(fpr, tpr, color=colours[name], linewidth=2, label=f"{name} ({kind}AUC {auc:.3f})")
         precision, recall, _ = skm.precision_recall_curve(truth, score, drop_intermediate=True)
         ap = skm.average_precision_score(truth, score)
-        ax_pr.step(recall, precision, where="post", color=colours[name], linewidth=2, label=f"{name} (AP {ap:.3f})")
+        ax_pr.step(
+            recall, precision, where="post", color=colours[name], linewidth=2, label=f"{name} ({kind}AP {ap:.3f})"
+        )
     base = float(np.mean(_curve_inputs(y, next(iter(models.values())), classes)[0]))
     ax_pr.axhline(base, linestyle=":", color="#999999", linewidth=1, label=f"chance ({base:.2f})")
     ax_roc.set(

@@ -173,6 +173,13 @@ def test_multiclass_does_not_crash() -> None:
     assert "micro-averaged one-vs-rest" in html
     assert len(SVG.findall(html)) == 4
     assert "f1 (gate)" in html
+    # the legends say which average they show, and the note says the table's is the macro average
+    assert "micro-average AUC" in html and "micro-average AP" in html
+    assert "roc_auc and average_precision are macro averages" in html
+    from sklearn.metrics import roc_auc_score
+
+    macro = roc_auc_score(y, proba, multi_class="ovr", average="macro")
+    assert f"<td>roc_auc</td><td>{macro:.4f}</td>" in html  # the table's number is the macro AUC
 
 
 def test_a_single_class_holdout_skips_the_curves() -> None:
