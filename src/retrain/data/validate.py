@@ -1,8 +1,9 @@
 """Validation at the boundary: a day's files are read once, checked completely, or refused with a fix.
 
-Everything after this point (split, train, score) may assume float64 features without gaps and integer
-labels of the right length. A bad file must fail here, naming the file, the column and the first bad
-row, rather than as a NaN error deep inside an estimator or, worse, as a silently poorer model.
+Everything after this point (split, train, score) may assume float64 features without gaps and labels
+of the right length, in the user's own values (integers, true/false or text: `label_values`). A bad
+file must fail here, naming the file, the column and the first bad row, rather than as a NaN error
+deep inside an estimator or, worse, as a silently poorer model.
 """
 
 from __future__ import annotations
