@@ -59,48 +59,63 @@ class PairedComparison:
 
 
 def bootstrap_counts(rows: int, resamples: int, seed: int) -> np.ndarray:
-    """Bootstrap counts, shape (resamples, rows): row b says how often each holdout row is in resample b."""
+    """Bootstrap counts, shape (resamples, rows): row b says how often each holdout row is in resample b.
+
+    float32 holds every count exactly (< 2**24) at half the memory traffic of float64; one `bincount`
+    per resample is several times faster than one over the whole (scattered) matrix.
+    """
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, rows, size=(resamples, rows))
-    offsets = (np.arange(resamples, dtype=np.int64) * rows)[:, None]
-    return (
-        np.bincount((draws + offsets).ravel(), minlength=resamples * rows).reshape(resamples, rows).astype(np.float64)
-    )
+    draws = rng.integers(0, rows, size=(resamples, rows), dtype=np.int64 if rows >= 2**31 else np.int32)
+    counts = np.empty((resamples, rows), dtype=np.float32)
+    for b in range(resamples):
+        counts[b] = np.bincount(draws[b], minlength=rows)
+    return counts
 
 
-def _ranked_groups(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row order by descending score and the start of each group of tied scores in that order."""
+def _sorted_weights(scores: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Rows by descending score: (order, weights in that order, starts of tied groups or None if no ties)."""
     order = np.argsort(-scores, kind="mergesort")
     sorted_scores = scores[order]
     starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    return order, starts
+    return order, W[:, order], (None if starts.size == scores.size else starts)
+
+
+def _grouped(values: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+    return values if starts is None else np.add.reduceat(values, starts, axis=1)
+
+
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ_j a[i, j] · b[i, j] per row, accumulated in float64."""
+    return np.einsum("ij,ij->i", a, b, dtype=np.float64)
 
 
 def _weighted_roc_auc(positive: np.ndarray, scores: np.ndarray, W: np.ndarray) -> np.ndarray:
     """ROC AUC per resample (Mann–Whitney, ties count half); NaN where a class is absent."""
-    order, starts = _ranked_groups(scores)
-    Wp = np.add.reduceat(W[:, order] * positive[order], starts, axis=1)
-    Wn = np.add.reduceat(W[:, order] * ~positive[order], starts, axis=1)
-    # Groups run from the highest score down: negatives strictly below group g are those after it.
-    neg_total = Wn.sum(axis=1)
-    neg_below = neg_total[:, None] - np.cumsum(Wn, axis=1)
-    pos_total = Wp.sum(axis=1)
+    order, Ws, starts = _sorted_weights(scores, W)
+    Wn_rows = Ws * ~positive[order]
+    Wp = _grouped(Ws - Wn_rows, starts)
+    Wn = _grouped(Wn_rows, starts)
+    # Groups run from the highest score down: the negatives strictly below group g are all negatives
+    # minus those at or above g (the cumulative sum), so Σ_g Wp·(below + Wn/2) expands as below.
+    pos_total = Wp.sum(axis=1, dtype=np.float64)
+    neg_total = Wn.sum(axis=1, dtype=np.float64)
+    pairs = pos_total * neg_total - _rowdot(Wp, np.cumsum(Wn, axis=1)) + 0.5 * _rowdot(Wp, Wn)
     with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (Wp * (neg_below + 0.5 * Wn)).sum(axis=1) / (pos_total * neg_total)
+        auc = pairs / (pos_total * neg_total)
     auc[(pos_total == 0) | (neg_total == 0)] = np.nan
     return auc
 
 
 def _weighted_average_precision(positive: np.ndarray, scores: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Average precision per resample: Σ (R_k − R_{k−1}) · P_k over distinct thresholds (scikit-learn's)."""
-    order, starts = _ranked_groups(scores)
-    Wp = np.add.reduceat(W[:, order] * positive[order], starts, axis=1)
-    Wall = np.add.reduceat(W[:, order], starts, axis=1)
+    order, Ws, starts = _sorted_weights(scores, W)
+    Wp = _grouped(Ws * positive[order], starts)
+    Wall = _grouped(Ws, starts)
     tp, predicted = np.cumsum(Wp, axis=1), np.cumsum(Wall, axis=1)
-    pos_total = tp[:, -1]
+    pos_total = Wp.sum(axis=1, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(predicted > 0, tp / predicted, 0.0)
-        ap = (Wp * precision).sum(axis=1) / pos_total
+        ap = _rowdot(Wp, precision) / pos_total
     ap[pos_total == 0] = np.nan
     return ap
 
