@@ -259,6 +259,10 @@ def decide_paired(
             card and MLflow show); champion None when there is none.
         policy: Threshold, required improvement, confidence, resamples and size limits.
 
+    The comparison deploys when the interval's lower bound is >= `min_improvement` AND above 0: a
+    bound of exactly 0 (the same model again, or two models perfect on the holdout) means "not worse",
+    not "better".
+
     Returns:
         The decision, its reasons and the intervals. Never deploys on a holdout below the size limits,
         on a NaN score, or when more than 10 % of the resamples leave the metric undefined.
@@ -321,16 +325,20 @@ def decide_paired(
                 "the interval is not trusted, so no deploy"
             )
             beats = False
-        elif diff.low >= policy.min_improvement - TOLERANCE:
+        elif diff.low >= policy.min_improvement - TOLERANCE and diff.low > TOLERANCE:
             reasons.append(
                 f"beats champion {champion_score:.4f} by {gain:+.4f}, {interval}: "
-                f"lower bound ≥ {policy.min_improvement:.4f}"
+                f"lower bound ≥ {policy.min_improvement:.4f} and above 0"
             )
             beats = True
         else:
+            # A lower bound of exactly 0 (e.g. both models perfect, or the same model) says "not worse",
+            # not "better": a challenger must be better with the chosen confidence, not tie.
+            bound = (
+                "not above 0" if diff.low >= policy.min_improvement - TOLERANCE else (f"< {policy.min_improvement:.4f}")
+            )
             reasons.append(
-                f"no sure gain over champion {champion_score:.4f}: {gain:+.4f}, {interval}: "
-                f"lower bound < {policy.min_improvement:.4f}"
+                f"no sure gain over champion {champion_score:.4f}: {gain:+.4f}, {interval}: lower bound {bound}"
             )
             beats = False
         if diff.undefined > 0 and diff.undefined_share <= MAX_UNDEFINED_SHARE:
