@@ -302,7 +302,7 @@ def decide_paired(
     own, diff = comparison.challenger, comparison.difference
     reasons = list(point.reasons[:1])
     if not math.isnan(point.challenger_score):
-        reasons[0] += f" ({metric} {_fmt_ci(own.low, own.high, level)})"
+        reasons[0] += f" ({_fmt_ci(own.low, own.high, level)})"
     passes_threshold = not math.isnan(challenger_score) and challenger_score >= policy.threshold - TOLERANCE
     ci_low = ci_high = None
     if champion_score is None:
