@@ -90,7 +90,18 @@ class GateDecision:
             min_improvement=float(data["min_improvement"]),
             metric=str(data["metric"]),
             reasons=[str(r) for r in data.get("reasons") or []],
+            method=str(data.get("method") or "point"),
+            confidence=_float(data.get("confidence")),
+            ci_low=_float(data.get("ci_low")),
+            ci_high=_float(data.get("ci_high")),
+            challenger_ci_low=_float(data.get("challenger_ci_low")),
+            challenger_ci_high=_float(data.get("challenger_ci_high")),
+            holdout_rows=None if data.get("holdout_rows") is None else int(data["holdout_rows"]),
         )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _is_nan(value: float | None) -> bool:
