@@ -133,7 +133,7 @@ def _decision_section(decision: Mapping[str, Any], metric: str) -> str:
             ("challenger − champion", "ci_low", "ci_high"),
         ):
             if decision.get(low) is not None:
-                rows.append((f"{label}, {level} interval", f"[{_fmt(decision.get(low))}, {_fmt(decision.get(high))}]"))
+                rows.append((f"{label}, {level} interval", f"[{fmt(decision.get(low))}, {fmt(decision.get(high))}]"))
     body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
     return (
         '<section id="decision"><h2>Gate decision: '
