@@ -46,8 +46,9 @@ test-integration: install ## real Airflow runs
 test-faults: install ## real fault injection (tests/faults/README.md)
 	$(BIN)/pytest tests/faults
 
-bench: install ## benchmarks: print tables of rows/s, memory and ratios
+bench: install ## benchmarks: print tables of rows/s, memory and ratios; the gate on streams with no change
 	$(BIN)/python bench/bench_score.py
+	$(BIN)/python bench/bench_gate.py
 
 up: install ## the Airflow UI (:8080) and MLflow UI (:5000) on this project, login required; Ctrl-C stops everything
 	$(BIN)/retrain up

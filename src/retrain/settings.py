@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 from datetime import date
 from pathlib import Path
@@ -57,6 +58,14 @@ class Settings(BaseSettings):
         0.8, ge=0.0, le=1.0, validation_alias=_env("RETRAIN_METRIC_THRESHOLD", "METRIC_THRESHOLD")
     )
     min_improvement: float = Field(0.0, ge=0.0, le=1.0, validation_alias=_env("RETRAIN_MIN_IMPROVEMENT"))
+    gate_method: Literal["bootstrap", "point"] = Field("bootstrap", validation_alias=_env("RETRAIN_GATE_METHOD"))
+    gate_confidence: float = Field(0.95, ge=0.5, lt=1.0, validation_alias=_env("RETRAIN_GATE_CONFIDENCE"))
+    gate_resamples: int = Field(1000, ge=100, le=100_000, validation_alias=_env("RETRAIN_GATE_RESAMPLES"))
+    # 50 rows / 10 of the rarest class: below that one row moves recall or ROC AUC by >= 0.1 and the
+    # percentile bootstrap is too coarse to trust (Efron & Tibshirani 1993, ch. 13; the common
+    # "10 events per class" rule of thumb, Peduzzi et al. 1996).
+    gate_min_rows: int = Field(50, ge=1, validation_alias=_env("RETRAIN_GATE_MIN_ROWS"))
+    gate_min_class_rows: int = Field(10, ge=1, validation_alias=_env("RETRAIN_GATE_MIN_CLASS_ROWS"))
     model_label: str | None = Field(None, validation_alias=_env("RETRAIN_MODEL_VERSION", "MODEL_VERSION"))
     """A free-text label for the deployed model (a release name), not the registry version."""
 
@@ -162,6 +171,13 @@ class Settings(BaseSettings):
         if bool(self.telegram_token) != bool(self.telegram_chat):
             missing = "TG_CHAT (RETRAIN_TELEGRAM_CHAT)" if self.telegram_token else "TG_TOKEN (RETRAIN_TELEGRAM_TOKEN)"
             raise ValueError(f"Telegram needs both a token and a chat id; {missing} is not set")
+        tail = self.gate_resamples * (1.0 - self.gate_confidence) / 2.0
+        if tail < 5:  # a percentile bound read off fewer than 5 resamples in its tail is mostly noise
+            needed = math.ceil(10.0 / (1.0 - self.gate_confidence))
+            raise ValueError(
+                f"RETRAIN_GATE_RESAMPLES ({self.gate_resamples}) is too few for RETRAIN_GATE_CONFIDENCE "
+                f"({self.gate_confidence}): each tail of the interval needs >= 5 resamples; use >= {needed}"
+            )
         if self.holdout_days > self.window_days:
             raise ValueError(
                 f"RETRAIN_HOLDOUT_DAYS ({self.holdout_days}) must not exceed RETRAIN_WINDOW_DAYS ({self.window_days})"

@@ -60,8 +60,12 @@ def test_run_then_plain_airflow_dags_test_then_status(user_env: dict[str, str]) 
         "version",
         "trigger",
         "reasons",
+        "ci_low",
+        "ci_high",
+        "approved_by",
     }
     assert entry["decision"] == "deploy"
+    assert entry["approved_by"] is None and entry["ci_low"] is None  # no champion: no interval of the gain
     assert entry["trigger"] == "manual"
 
 

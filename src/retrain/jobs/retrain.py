@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrain.jobs.retrain_run import Evaluated, HoldoutScores, RetrainRun
-from retrain.model.gate import GateDecision, decide
+from retrain.model.gate import GateDecision, GatePolicy, decide_paired
 
 if TYPE_CHECKING:
     from retrain.data.errors import DataValidationError
@@ -246,12 +246,20 @@ class RetrainJob:
             champion=None if champion_proba is None else metrics_from_proba(y, champion_proba, champion_classes),
         )
         self._write_holdout_scores(ds, y, classes, challenger_proba, champion_classes, champion_proba)
-        decision = decide(
-            scores.challenger_score,
-            scores.champion_score,
-            threshold=settings.metric_threshold,
-            min_improvement=settings.min_improvement,
-            metric=settings.metric,
+        # The paired interval needs both models' columns in one class order; a champion that knows
+        # other classes is compared on the point estimates only (the gate says so in its reasons).
+        paired = None
+        if champion_proba is not None and champion_classes is not None and set(champion_classes) == set(classes):
+            paired = champion_proba[:, [champion_classes.index(c) for c in classes]]
+        decision = decide_paired(
+            settings.metric,
+            y.to_numpy(),
+            classes,
+            challenger_proba,
+            paired,
+            challenger_score=scores.challenger_score,
+            champion_score=scores.champion_score,
+            policy=GatePolicy.from_settings(settings),
         )
         log.info(
             "%s on the holdout: challenger %.4f, champion (v%s) %s",

@@ -3,12 +3,15 @@
 Kept free of I/O so that the rule the team agreed on (`docs/DESIGN.md`, "The gate") is tested as a
 table and the same reasons appear in the task log, in MLflow, in the model card and in `retrain status`.
 
-Rule: deploy iff the challenger's score is >= the threshold AND (there is no champion OR the
-challenger beats the champion, re-scored on the same holdout, by >= `min_improvement`).
+Rule (`RETRAIN_GATE_METHOD=bootstrap`, the default, `decide_paired`): deploy iff the holdout is large
+enough to decide AND the challenger's score is >= the threshold AND (there is no champion OR the lower
+bound of the paired bootstrap interval of challenger − champion, re-scored on the same holdout rows, is
+>= `min_improvement`). `RETRAIN_GATE_METHOD=point` (`decide`) compares the two point estimates instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -29,6 +32,11 @@ class GateDecision:
         min_improvement: The margin required over the champion (`RETRAIN_MIN_IMPROVEMENT`).
         metric: The metric's name, e.g. `roc_auc`.
         reasons: Human sentences with the numbers, one per rule checked.
+        method: `bootstrap` (paired interval) or `point` (point estimates).
+        confidence: The interval's confidence level (bootstrap only).
+        ci_low, ci_high: The interval of challenger − champion (None without a champion or an interval).
+        challenger_ci_low, challenger_ci_high: The interval of the challenger's own score.
+        holdout_rows: Rows of the holdout both models were scored on (None when not known).
     """
 
     deploy: bool
@@ -38,6 +46,13 @@ class GateDecision:
     min_improvement: float
     metric: str
     reasons: list[str] = field(default_factory=list)
+    method: str = "point"
+    confidence: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    challenger_ci_low: float | None = None
+    challenger_ci_high: float | None = None
+    holdout_rows: int | None = None
 
     @property
     def decision(self) -> str:
@@ -47,7 +62,14 @@ class GateDecision:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (NaN scores become None, since JSON has no NaN)."""
         data = asdict(self)
-        for key in ("challenger_score", "champion_score"):
+        for key in (
+            "challenger_score",
+            "champion_score",
+            "ci_low",
+            "ci_high",
+            "challenger_ci_low",
+            "challenger_ci_high",
+        ):
             value = data[key]
             if value is not None and math.isnan(value):
                 data[key] = None
@@ -68,7 +90,18 @@ class GateDecision:
             min_improvement=float(data["min_improvement"]),
             metric=str(data["metric"]),
             reasons=[str(r) for r in data.get("reasons") or []],
+            method=str(data.get("method") or "point"),
+            confidence=_float(data.get("confidence")),
+            ci_low=_float(data.get("ci_low")),
+            ci_high=_float(data.get("ci_high")),
+            challenger_ci_low=_float(data.get("challenger_ci_low")),
+            challenger_ci_high=_float(data.get("challenger_ci_high")),
+            holdout_rows=None if data.get("holdout_rows") is None else int(data["holdout_rows"]),
         )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _is_nan(value: float | None) -> bool:
@@ -151,3 +184,189 @@ def decide(
         metric=metric,
         reasons=reasons,
     )
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """The gate's settings, in one value (`from_settings` reads them).
+
+    Attributes:
+        threshold: `RETRAIN_METRIC_THRESHOLD`.
+        min_improvement: `RETRAIN_MIN_IMPROVEMENT`, the bound the interval's lower end must reach.
+        method: `RETRAIN_GATE_METHOD`: `bootstrap` or `point`.
+        confidence: `RETRAIN_GATE_CONFIDENCE` (two-sided).
+        resamples: `RETRAIN_GATE_RESAMPLES`.
+        min_rows, min_class_rows: `RETRAIN_GATE_MIN_ROWS` / `RETRAIN_GATE_MIN_CLASS_ROWS`.
+        seed: `RETRAIN_SEED`, seeds the resampling.
+    """
+
+    threshold: float
+    min_improvement: float = 0.0
+    method: str = "bootstrap"
+    confidence: float = 0.95
+    resamples: int = 1000
+    min_rows: int = 50
+    min_class_rows: int = 10
+    seed: int = 42
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> GatePolicy:
+        """The policy `settings` (a `retrain.settings.Settings`) describes."""
+        return cls(
+            threshold=settings.metric_threshold,
+            min_improvement=settings.min_improvement,
+            method=settings.gate_method,
+            confidence=settings.gate_confidence,
+            resamples=settings.gate_resamples,
+            min_rows=settings.gate_min_rows,
+            min_class_rows=settings.gate_min_class_rows,
+            seed=settings.seed,
+        )
+
+
+def _too_small(y: Any, classes: list[Any], policy: GatePolicy) -> str | None:
+    """Why the holdout is too small to decide on, or None."""
+    import numpy as np
+
+    labels = np.asarray(y).tolist()
+    if len(labels) < policy.min_rows:
+        return f"holdout too small to decide: {len(labels)} rows < RETRAIN_GATE_MIN_ROWS {policy.min_rows}"
+    counts = {c: labels.count(c) for c in classes}
+    rarest = min(counts, key=lambda c: counts[c])
+    if counts[rarest] < policy.min_class_rows:
+        return (
+            f"holdout too small to decide: {counts[rarest]} rows of class {rarest!r} "
+            f"< RETRAIN_GATE_MIN_CLASS_ROWS {policy.min_class_rows}"
+        )
+    return None
+
+
+def _fmt_ci(low: float | None, high: float | None, confidence: float, signed: bool = False) -> str:
+    spec = "+.4f" if signed else ".4f"
+    return f"{confidence:.0%} CI [{low:{spec}}, {high:{spec}}]"
+
+
+def decide_paired(
+    metric: str,
+    y: Any,
+    classes: list[Any],
+    challenger_proba: Any,
+    champion_proba: Any | None,
+    *,
+    challenger_score: float,
+    champion_score: float | None,
+    policy: GatePolicy,
+) -> GateDecision:
+    """Apply the gate with a paired bootstrap interval (or the point rule when `policy.method == "point"`).
+
+    Args:
+        metric: The gate's metric.
+        y: Holdout labels (n,).
+        classes: The class labels, the column order of both probability matrices (the champion's
+            columns must be reordered to these first; pass None for the champion when it knows other
+            classes, and the comparison falls back to the point estimates with a reason saying so).
+        challenger_proba, champion_proba: Class probabilities (n × k) of each model on the same rows.
+        challenger_score, champion_score: The point estimates on the whole holdout (the scores the
+            card and MLflow show); champion None when there is none.
+        policy: Threshold, required improvement, confidence, resamples and size limits.
+
+    The comparison deploys when the interval's lower bound is >= `min_improvement` AND above 0: a
+    bound of exactly 0 (the same model again, or two models perfect on the holdout) means "not worse",
+    not "better".
+
+    Returns:
+        The decision, its reasons and the intervals. Never deploys on a holdout below the size limits,
+        on a NaN score, or when more than 10 % of the resamples leave the metric undefined.
+
+    Raises:
+        ValueError: A threshold, improvement or confidence that is not a usable number.
+    """
+    point = decide(
+        challenger_score,
+        champion_score,
+        threshold=policy.threshold,
+        min_improvement=policy.min_improvement,
+        metric=metric,
+    )
+    rows = len(y)
+    if policy.method == "point":
+        return _replace(point, holdout_rows=rows)
+    if not 0.0 < policy.confidence < 1.0:
+        raise ValueError(f"the gate's confidence must be in (0, 1), got {policy.confidence}")
+
+    from retrain.model.compare import MAX_UNDEFINED_SHARE, paired_bootstrap
+
+    small = _too_small(y, classes, policy)
+    if small is not None:
+        return _replace(point, deploy=False, method="bootstrap", holdout_rows=rows, reasons=[*point.reasons, small])
+    comparison = paired_bootstrap(
+        metric,
+        y,
+        classes,
+        challenger_proba,
+        champion_proba,
+        confidence=policy.confidence,
+        resamples=policy.resamples,
+        seed=policy.seed,
+    )
+    level = policy.confidence
+    own, diff = comparison.challenger, comparison.difference
+    reasons = list(point.reasons[:1])
+    if not math.isnan(point.challenger_score):
+        reasons[0] += f" ({_fmt_ci(own.low, own.high, level)})"
+    passes_threshold = not math.isnan(challenger_score) and challenger_score >= policy.threshold - TOLERANCE
+    ci_low = ci_high = None
+    if champion_score is None:
+        reasons.append("no champion yet")
+        beats = True
+    elif champion_proba is None:
+        reasons.append("champion knows other classes: no paired interval, the point estimates decide")
+        reasons.extend(point.reasons[1:])
+        beats = point.reasons[-1].startswith("beats")
+    elif diff is None or math.isnan(diff.low):
+        reasons.append("challenger − champion is undefined on every resample: cannot compare, so no deploy")
+        beats = False
+    else:
+        ci_low, ci_high = diff.low, diff.high
+        gain = challenger_score - champion_score
+        interval = _fmt_ci(diff.low, diff.high, level, signed=True)
+        if diff.undefined_share > MAX_UNDEFINED_SHARE:
+            reasons.append(
+                f"{metric} undefined on {diff.undefined} of {diff.resamples} resamples (one class drawn): "
+                "the interval is not trusted, so no deploy"
+            )
+            beats = False
+        elif diff.low >= policy.min_improvement - TOLERANCE and diff.low > TOLERANCE:
+            reasons.append(
+                f"beats champion {champion_score:.4f} by {gain:+.4f}, {interval}: "
+                f"lower bound ≥ {policy.min_improvement:.4f} and above 0"
+            )
+            beats = True
+        else:
+            # A lower bound of exactly 0 (e.g. both models perfect, or the same model) says "not worse",
+            # not "better": a challenger must be better with the chosen confidence, not tie.
+            bound = (
+                "not above 0" if diff.low >= policy.min_improvement - TOLERANCE else (f"< {policy.min_improvement:.4f}")
+            )
+            reasons.append(
+                f"no sure gain over champion {champion_score:.4f}: {gain:+.4f}, {interval}: lower bound {bound}"
+            )
+            beats = False
+        if diff.undefined > 0 and diff.undefined_share <= MAX_UNDEFINED_SHARE:
+            reasons.append(f"{diff.undefined} of {diff.resamples} resamples left {metric} undefined and were dropped")
+    return _replace(
+        point,
+        deploy=passes_threshold and beats,
+        reasons=reasons,
+        method="bootstrap",
+        confidence=level,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        challenger_ci_low=None if math.isnan(own.low) else own.low,
+        challenger_ci_high=None if math.isnan(own.high) else own.high,
+        holdout_rows=rows,
+    )
+
+
+def _replace(decision: GateDecision, **changes: Any) -> GateDecision:
+    return dataclasses.replace(decision, **changes)

@@ -147,6 +147,14 @@ def _gate_entry(
         "version": version,
         "label": label,
         "reasons": [*decision.reasons, *extra_reasons],
+        # The paired bootstrap interval of challenger − champion (None: point rule or no champion) and
+        # of the challenger's own score; approved_by stays None until a person approves (RETRAIN_APPROVAL).
+        "gate_method": decision.method,
+        "ci_low": decision.ci_low,
+        "ci_high": decision.ci_high,
+        "challenger_ci_low": decision.challenger_ci_low,
+        "challenger_ci_high": decision.challenger_ci_high,
+        "approved_by": None,
         "run_id": run_id,
         "window": [days[0], days[-1]] if days else [],
     }

@@ -16,7 +16,19 @@ from retrain.records import ledger
 if TYPE_CHECKING:
     from retrain.settings import Settings
 
-HISTORY_FIELDS = ("ds", "challenger_score", "champion_score", "threshold", "decision", "version", "trigger", "reasons")
+HISTORY_FIELDS = (
+    "ds",
+    "challenger_score",
+    "champion_score",
+    "threshold",
+    "decision",
+    "version",
+    "trigger",
+    "reasons",
+    "ci_low",
+    "ci_high",
+    "approved_by",
+)
 HISTORY_DECISIONS = frozenset({"deploy", "skip", "promote", "rollback"})
 
 
@@ -34,6 +46,8 @@ def _history_row(entry: dict[str, Any]) -> dict[str, Any]:
     row["challenger_score"] = _float_or_none(row["challenger_score"])
     row["champion_score"] = _float_or_none(row["champion_score"])
     row["threshold"] = _float_or_none(row["threshold"])
+    row["ci_low"] = _float_or_none(row["ci_low"])  # entries written before the interval gate have none
+    row["ci_high"] = _float_or_none(row["ci_high"])
     row["version"] = None if row["version"] is None else str(row["version"])
     row["reasons"] = [str(r) for r in (row["reasons"] or [])]
     return row

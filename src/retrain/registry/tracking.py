@@ -168,6 +168,19 @@ class Tracking(MlflowStore):
             "gate.champion_version": champion_version or "",
             "gate.reasons": "; ".join(decision.reasons)[:7000],
         }
+        # The interval of the paired bootstrap gate (docs/DESIGN.md, "The gate"), when it was computed.
+        interval = {
+            "gate_ci_low": decision.ci_low,
+            "gate_ci_high": decision.ci_high,
+            f"{decision.metric}_ci_low": decision.challenger_ci_low,
+            f"{decision.metric}_ci_high": decision.challenger_ci_high,
+        }
+        for key, bound in interval.items():
+            if bound is not None:
+                client.log_metric(run_id, key, float(bound))
+        tags["gate.method"] = decision.method
+        if decision.confidence is not None:
+            tags["gate.confidence"] = repr(decision.confidence)
         for key, value in tags.items():
             client.set_tag(run_id, key, value)
         client.log_dict(run_id, {**decision.to_dict(), "champion_version": champion_version}, "gate_decision.json")

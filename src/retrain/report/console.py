@@ -14,9 +14,14 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
+def _interval(low: Any, high: Any) -> str:
+    """The challenger − champion interval as `[-0.0031, +0.0152]`, or — (point rule, no champion)."""
+    return "—" if low is None or high is None else f"[{low:+.4f}, {high:+.4f}]"
+
+
 def history_table(data: dict[str, Any]) -> Table:
     table = Table(title=f"Retrains of {data['model_name']} (scores on the same fresh holdout)", show_lines=True)
-    for name in ("date", "trigger", "challenger", "champion", "threshold", "decision", "version"):
+    for name in ("date", "trigger", "challenger", "champion", "gain interval", "threshold", "decision", "version"):
         table.add_column(name, no_wrap=True)
     table.add_column("reasons", overflow="fold", ratio=1)
     for row in data["history"]:
@@ -27,6 +32,7 @@ def history_table(data: dict[str, Any]) -> Table:
             row.get("trigger") or "—",
             _fmt(row.get("challenger_score")),
             _fmt(row.get("champion_score")),
+            _interval(row.get("ci_low"), row.get("ci_high")),
             _fmt(row.get("threshold")),
             f"[{colour}]{decision}[/{colour}]",
             row.get("version") or "—",

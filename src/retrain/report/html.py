@@ -126,6 +126,14 @@ def _decision_section(decision: Mapping[str, Any], metric: str) -> str:
         ("threshold", fmt(decision.get("threshold"))),
         ("required improvement", fmt(decision.get("min_improvement"))),
     ]
+    if decision.get("confidence") is not None:  # the paired bootstrap gate: show both intervals
+        level = f"{float(decision['confidence']):.0%}"
+        for label, low, high in (
+            ("challenger score", "challenger_ci_low", "challenger_ci_high"),
+            ("challenger − champion", "ci_low", "ci_high"),
+        ):
+            if decision.get(low) is not None:
+                rows.append((f"{label}, {level} interval", f"[{fmt(decision.get(low))}, {fmt(decision.get(high))}]"))
     body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
     return (
         '<section id="decision"><h2>Gate decision: '

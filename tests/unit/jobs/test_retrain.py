@@ -126,3 +126,37 @@ def _nan_evaluation(run: RetrainRun) -> dict:
     data = Evaluated(run, HoldoutScores("roc_auc", {"roc_auc": nan}), decision).to_dict()
     assert json.dumps(data, allow_nan=False)  # NaN is not JSON: it travels as null
     return data
+
+
+def test_a_retrain_on_an_unchanged_stream_skips_with_its_interval(job: RetrainJob) -> None:
+    # given: a champion from the first week, and a second week from the same (undrifted) stream, each
+    # trained on a 7-day window (a longer window would make the challenger really better: more data)
+    job = RetrainJob(job.settings.model_copy(update={"window_days": 7}), job.layout, registry=job.registry)
+    first = _through_evaluate(job)
+    PromotionJob(job.settings, job.layout, registry=job.registry).deploy(first)
+    later = [f"2025-12-{d:02d}" for d in range(8, 15)]
+    for ds in later:
+        generate_and_write(job.settings, job.layout, ds)
+    # when: the next weekly retrain is judged by the paired bootstrap gate
+    evaluated = _through_evaluate(job, later[-1])
+    job.skip(evaluated)
+    # then: the challenger is not surely better, so it skips; the interval straddles the point gain
+    decision = evaluated.decision
+    gain = decision.challenger_score - decision.champion_score
+    assert decision.method == "bootstrap" and not decision.deploy, decision.reasons
+    assert decision.ci_low < gain < decision.ci_high and decision.ci_low < 0
+    assert any("no sure gain over champion" in r and "95% CI" in r for r in decision.reasons)
+    # and the interval is in the card, the ledger and the status
+    card = json.loads(job.layout.card_file(later[-1], "decision").read_text())
+    assert (card["ci_low"], card["ci_high"]) == (decision.ci_low, decision.ci_high)
+    entry = ledger.read(job.settings.ledger_path)[-1]
+    assert (entry["decision"], entry["ci_low"], entry["ci_high"], entry["approved_by"]) == (
+        "skip",
+        decision.ci_low,
+        decision.ci_high,
+        None,
+    )
+    from retrain.records.status import build_status
+
+    row = build_status(job.settings)["history"][-1]
+    assert (row["ci_low"], row["ci_high"], row["approved_by"]) == (decision.ci_low, decision.ci_high, None)

@@ -14,7 +14,19 @@ from retrain.records import ledger
 from retrain.records.status import build_status
 from retrain.settings import Settings
 
-HISTORY_KEYS = {"ds", "challenger_score", "champion_score", "threshold", "decision", "version", "trigger", "reasons"}
+HISTORY_KEYS = {
+    "ds",
+    "challenger_score",
+    "champion_score",
+    "threshold",
+    "decision",
+    "version",
+    "trigger",
+    "reasons",
+    "ci_low",
+    "ci_high",
+    "approved_by",
+}
 
 
 def test_fresh_home(settings: Settings) -> None:
@@ -87,6 +99,9 @@ def test_status_shape_with_champion_and_history(settings: Settings) -> None:
         "version": "1",
         "trigger": "schedule",
         "reasons": first.reasons,
+        "ci_low": None,
+        "ci_high": None,
+        "approved_by": None,
     }
     assert skip["champion_score"] == 0.91
     assert skip["version"] is None

@@ -70,6 +70,27 @@ def test_record_decision(registry: Registry, logreg: Any, data: Any, tmp_path: P
     assert float(registry.get(version).tags["score"]) == 0.93
 
 
+def test_record_decision_logs_the_interval(registry: Registry, logreg: Any, data: Any, log_run: Any) -> None:
+    import dataclasses
+
+    run_id = log_run(logreg, data[0])
+    point = decide(0.93, 0.9, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    decision = dataclasses.replace(
+        point,
+        method="bootstrap",
+        confidence=0.95,
+        ci_low=0.01,
+        ci_high=0.05,
+        challenger_ci_low=0.9,
+        challenger_ci_high=0.95,
+    )
+    registry.record_decision(run_id, decision, champion_version="4")
+    run = registry.client.get_run(run_id)
+    assert (run.data.metrics["gate_ci_low"], run.data.metrics["gate_ci_high"]) == (0.01, 0.05)
+    assert (run.data.metrics["roc_auc_ci_low"], run.data.metrics["roc_auc_ci_high"]) == (0.9, 0.95)
+    assert (run.data.tags["gate.method"], run.data.tags["gate.confidence"]) == ("bootstrap", "0.95")
+
+
 def test_tracking_uri_is_restored(registry: Registry, logreg: Any, data: Any, log_run: Any) -> None:
     import mlflow
 

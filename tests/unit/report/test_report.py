@@ -125,6 +125,24 @@ def test_nothing_is_loaded_from_the_network(report: str) -> None:
     assert "Content-Security-Policy" in report
 
 
+def test_the_intervals_are_shown() -> None:
+    import dataclasses
+
+    point = decide(0.93, 0.71, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    decision = dataclasses.replace(
+        point,
+        method="bootstrap",
+        confidence=0.95,
+        ci_low=0.18,
+        ci_high=0.26,
+        challenger_ci_low=0.91,
+        challenger_ci_high=0.95,
+    )
+    html = _report(decision=decision.to_dict())
+    assert "<td>challenger − champion, 95% interval</td><td>[0.1800, 0.2600]</td>" in html
+    assert "<td>challenger score, 95% interval</td><td>[0.9100, 0.9500]</td>" in html
+
+
 def test_without_a_champion() -> None:
     decision = decide(0.93, None, threshold=0.8, min_improvement=0.0, metric="roc_auc")
     html = _report(champion_proba=None, decision=decision.to_dict())
