@@ -304,7 +304,7 @@ def predict(
             model, version = pinned.uri, pinned.version
         estimator = registry.load_model(model, allow_unverified=allow_unverified or None)
     except (RegistryError, OSError, ValueError) as exc:
-        err.print(f"[red]error:[/red] cannot load model {model}: {exc}")
+        err.print(f"[red]error:[/red] {escape(f'cannot load model {model}: {exc}')}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     columns = (TextColumn("[bold]scoring"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn())
     with Progress(*columns, console=err) as progress:

@@ -172,3 +172,29 @@ def test_a_configuration_that_cannot_work_fails_at_once(  # type: ignore[no-unty
     alerts = sent(tg)[alerts_before:]
     assert len(alerts) == 1, alerts
     assert "train_model" in alerts[0] and "try=1" in alerts[0] and fragment in alerts[0]
+
+
+# --- a model that is not there: `retrain predict --model` ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "fragments"),
+    [
+        ("models:/retrain-model/99", ("no version '99'", "registered versions: 1, 2, 3")),
+        ("models:/retrain-model@nosuchalias", ("no alias 'nosuchalias'", "aliases: champion")),
+        ("/no/such/path", ("/no/such/path", "no model")),
+    ],
+    ids=["version", "alias", "path"],
+)
+def test_predict_with_a_model_that_is_not_there(home, tmp_path: Path, model: str, fragments: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    # given: a champion, a scorable file, and a model URI naming nothing
+    assert retrain("promote", "1").returncode == 0
+    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text("a,b,c\n0.1,0.2,0.3\n-1,0,1\n", encoding="utf-8")
+    before = _records()
+    # when
+    result = retrain("predict", "--input", str(source), "--output", str(output), "--model", model)
+    # then: one line saying what exists or what to do; nothing written, nothing changed
+    _assert_refused(result, *fragments)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["in.csv"]  # no output, no temp file
+    assert _records() == before
