@@ -151,7 +151,7 @@ def run(
     """Run one DAG for one logical date through Airflow; exit 1 if the run failed."""
     settings = _settings()
     _airflow(settings)
-    from retrain.airflow.runner import DagRunner
+    from retrain.airflow.runner import DagRunner, RunInProgressError
     from retrain.ops.home import project_dags_folder
 
     runner = DagRunner(project_dags_folder(), Path(os.environ["AIRFLOW_HOME"]))
@@ -167,6 +167,8 @@ def run(
     except Stopped as stop:
         err.print(f"[red]error:[/red] {stop}: the {dag_id} run of {date} was marked failed; run it again to finish it")
         exit_now(stop.exit_code)
+    except RunInProgressError as exc:
+        raise _refused(exc) from None
     table = Table(title=f"{dag_id} {date}: {result.state} in {result.seconds:.1f}s")
     table.add_column("task")
     table.add_column("state")
@@ -190,7 +192,21 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print one JSON 
         return
     from retrain.report.console import print_status
 
-    print_status(console, data)
+    print_status(console, data, None if data["champion"] else _deleted_champion(settings))
+
+
+def _deleted_champion(settings: Settings) -> str | None:
+    """Why there is no champion when its version was deleted from the registry (the alias went with it)."""
+    registry = _registry(settings)
+    gone = registry.deleted_champion()
+    if gone is None:
+        return None
+    versions = [v["version"] for v in registry.versions()]
+    listing = f"registered versions: {', '.join(versions)}" if versions else "no version is registered"
+    return (
+        f"none: version {gone}, the last champion of {settings.model_name}, was deleted from the registry; "
+        f"make another the champion with `retrain promote VERSION` ({listing})"
+    )
 
 
 def _registry(settings: Settings) -> Any:
@@ -304,7 +320,7 @@ def predict(
             model, version = pinned.uri, pinned.version
         estimator = registry.load_model(model, allow_unverified=allow_unverified or None)
     except (RegistryError, OSError, ValueError) as exc:
-        err.print(f"[red]error:[/red] cannot load model {model}: {exc}")
+        err.print(f"[red]error:[/red] {escape(f'cannot load model {model}: {exc}')}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     columns = (TextColumn("[bold]scoring"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn())
     with Progress(*columns, console=err) as progress:

@@ -94,17 +94,20 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path, *, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive `flock` on `path` (created if needed) for the duration of the block.
 
     `flock` serialises processes on the same host and threads that open the file separately; it
     does not work across hosts on most network filesystems.
+
+    Raises:
+        BlockingIOError: With `wait=False`, when another holder has the lock (nothing was entered).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

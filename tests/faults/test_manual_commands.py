@@ -9,6 +9,7 @@ champion, the registry, the ledger and the outbox unchanged. A no-op (`promote` 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -172,3 +173,55 @@ def test_a_configuration_that_cannot_work_fails_at_once(  # type: ignore[no-unty
     alerts = sent(tg)[alerts_before:]
     assert len(alerts) == 1, alerts
     assert "train_model" in alerts[0] and "try=1" in alerts[0] and fragment in alerts[0]
+
+
+# --- a model that is not there: `retrain predict --model` ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "fragments"),
+    [
+        ("models:/retrain-model/99", ("no version '99'", "registered versions: 1, 2, 3")),
+        ("models:/retrain-model@nosuchalias", ("no alias 'nosuchalias'", "aliases: champion")),
+        ("/no/such/path", ("/no/such/path", "no model")),
+    ],
+    ids=["version", "alias", "path"],
+)
+def test_predict_with_a_model_that_is_not_there(home, tmp_path: Path, model: str, fragments: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    # given: a champion, a scorable file, and a model URI naming nothing
+    assert retrain("promote", "1").returncode == 0
+    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text("a,b,c\n0.1,0.2,0.3\n-1,0,1\n", encoding="utf-8")
+    before = _records()
+    # when
+    result = retrain("predict", "--input", str(source), "--output", str(output), "--model", model)
+    # then: one line saying what exists or what to do; nothing written, nothing changed
+    _assert_refused(result, *fragments)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["in.csv"]  # no output, no temp file
+    assert _records() == before
+
+
+def test_status_when_the_champion_version_was_deleted(home) -> None:  # type: ignore[no-untyped-def]
+    from retrain.registry import Registry
+    from retrain.settings import load_settings
+
+    # given: v1 then v2 promoted, then v2 (the champion) deleted in the MLflow UI
+    assert retrain("promote", "1").returncode == 0
+    assert retrain("promote", "2").returncode == 0
+    registry = Registry.from_settings(load_settings())
+    registry.client.delete_model_version(registry.model_name, "2")
+    before = _records()
+    # when
+    text, as_json = retrain("status"), retrain("status", "--json")
+    # then: no traceback; one clear line says the champion was deleted and what to do; the JSON says null
+    for result in (text, as_json):
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+    champion_lines = [line for line in text.stdout.splitlines() if line.startswith("champion")]
+    assert len(champion_lines) == 1, text.stdout
+    line = champion_lines[0]
+    assert "version 2" in line and "deleted" in line and "retrain promote VERSION" in line, line
+    assert "registered versions: 1, 3" in line, line
+    data = json.loads(as_json.stdout)
+    assert data["champion"] is None and [row["version"] for row in data["history"]] == ["1", "2"]
+    assert _records() == before

@@ -225,3 +225,28 @@ def test_an_alias_is_pinned_once_per_run(home: Any, monkeypatch: pytest.MonkeyPa
     finally:
         if registry.champion().version == "2":
             registry.rollback(to="1", reason="test cleanup")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "fragment"),
+    [("/99", "no version '99'"), ("@nosuchalias", "no alias 'nosuchalias'")],
+    ids=["version", "alias"],
+)
+def test_batch_predict_with_a_variable_naming_no_model(home: Any, suffix: str, fragment: str) -> None:
+    ds, uri = TIMELINE[6], f"models:/{home.settings.model_name}{suffix}"
+    alerts_before = len(sent(home.tg))
+    state_before = [(v["version"], v["aliases"], v["tags"]) for v in home.registry.versions()]
+    with pytest.MonkeyPatch.context() as mp:
+        # given the Variable retrain_model_uri naming a version / alias that does not exist
+        mp.setenv(VARIABLE, uri)
+        # when the day is scored
+        result = home.runner.run("batch_predict", ds)
+    # then resolve_model fails on its first try (retries are allowed), with one alert naming the URI and
+    # what exists; nothing is scored or written, the registry is unchanged
+    assert result.tasks["resolve_model"] == "failed", result.tasks
+    assert not any(task.startswith("predict_batch") and state == "success" for task, state in result.tasks.items())
+    alerts = sent(home.tg)[alerts_before:]
+    assert len(alerts) == 1 and "try=1" in alerts[0], alerts
+    assert uri in alerts[0] and fragment in alerts[0] and "registered versions: 1, 2" in alerts[0], alerts[0]
+    assert not home.layout.predictions_file(ds).exists()
+    assert [(v["version"], v["aliases"], v["tags"]) for v in home.registry.versions()] == state_before

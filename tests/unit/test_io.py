@@ -114,3 +114,11 @@ def test_file_lock_excludes_a_second_holder(tmp_path: Path) -> None:
         order.append("first")
     thread.join()
     assert order == ["first", "second"]
+
+
+def test_file_lock_without_waiting_refuses_while_held(tmp_path: Path) -> None:
+    lock = tmp_path / ".lock"
+    with file_lock(lock), pytest.raises(BlockingIOError), file_lock(lock, wait=False):
+        pytest.fail("entered a held lock")
+    with file_lock(lock, wait=False):  # released: taken at once
+        pass

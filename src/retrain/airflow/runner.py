@@ -7,6 +7,7 @@ Call `retrain.ops.home.prepare_airflow_home` before importing this module.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
@@ -22,9 +23,21 @@ import airflow  # noqa: E402
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.sdk import DAG  # noqa: E402
 
+from retrain.errors import ConflictError  # noqa: E402
+from retrain.io import file_lock  # noqa: E402
 from retrain.ops.signals import Stopped, stop_on_signals  # noqa: E402
 
 _MIGRATED = ".retrain-db-migrated-"
+
+
+class RunInProgressError(ConflictError):
+    """A run of the same DAG and logical date is already in progress in this home; nothing was started."""
+
+    def __init__(self, dag_id: str, ds: str, by: str) -> None:
+        super().__init__(
+            f"a run of DAG {dag_id!r} for {ds} is already in progress ({by}); wait for it to end "
+            f"(`retrain status`), then run `retrain run {dag_id} --date {ds}` again if still needed"
+        )
 
 
 @dataclass(frozen=True)
@@ -50,8 +63,10 @@ def ensure_database(airflow_home: Path) -> None:
         return
     from airflow.utils import db
 
-    db.upgradedb()
-    marker.touch()
+    with file_lock(airflow_home / "locks" / "migrate.lock"):  # two first commands at once migrate once
+        if not marker.exists():
+            db.upgradedb()
+            marker.touch()
 
 
 def redact_console_logs() -> None:
@@ -126,10 +141,30 @@ def _fail_unfinished(dag_id: str, logical_date: datetime) -> None:
                 ti.state = TaskInstanceState.FAILED
 
 
+def _started_elsewhere(dag_id: str, logical_date: datetime) -> bool:
+    """Whether a run of this DAG and date is `running` and was not started by `dag.test()` (a scheduler's).
+
+    A `running` run that `dag.test()` started, found while we hold the date's lock, is left over from a
+    process that died (SIGKILL): `dag.test()` replaces it, as a rerun should.
+    """
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType
+    from sqlalchemy import select
+
+    with create_session() as session:
+        run = session.scalars(
+            select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical_date)
+        ).one_or_none()
+        return run is not None and run.state == DagRunState.RUNNING and run.triggered_by != DagRunTriggeredByType.TEST
+
+
 class DagRunner:
     """Parses the project's DAGs once and runs them for given dates."""
 
     def __init__(self, dags_folder: Path, airflow_home: Path) -> None:
+        self.airflow_home = Path(airflow_home)
         ensure_database(airflow_home)
         redact_console_logs()
         self.bag = DagBag(dag_folder=str(dags_folder))
@@ -159,22 +194,40 @@ class DagRunner:
             return [(r.logical_date.date().isoformat(), dict(r.conf or {})) for r in runs if r.logical_date]
 
     def run(self, dag_id: str, ds: str | date, conf: dict[str, Any] | None = None) -> RunResult:
-        """Run `dag_id` for the day `ds` to its end.
+        """Run `dag_id` for the day `ds` to its end, unless a run of that DAG and day is in progress.
+
+        `dag.test()` deletes any run of the same DAG and date and creates its own (unique per DAG and
+        logical date): a second `retrain run` would break the first, or die on that constraint. One
+        `flock` per DAG and date in AIRFLOW_HOME/locks keeps a second process out for the whole run.
 
         Raises:
+            RunInProgressError: Another process of this home (or a scheduler) runs `dag_id` for `ds`.
             Stopped: SIGTERM or SIGINT arrived: the running task was interrupted and the DAG run marked
                 failed, within seconds (a rerun of the day starts it again).
         """
+        from sqlalchemy.exc import IntegrityError
+
         day = date.fromisoformat(ds) if isinstance(ds, str) else ds
         logical_date = datetime(day.year, day.month, day.day, tzinfo=UTC)
         started = time.monotonic()
         stop = functools.partial(_fail_unfinished, dag_id, logical_date)
-        try:
-            with stop_on_signals(on_timeout=lambda _: stop()):
-                dag_run = self.dag(dag_id).test(logical_date=logical_date, run_conf=conf)
-        except Stopped:
-            stop()
-            raise
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(file_lock(self.airflow_home / "locks" / f"{dag_id}.{day}.lock", wait=False))
+            except BlockingIOError:
+                raise RunInProgressError(dag_id, day.isoformat(), "another `retrain run` in this home") from None
+            if _started_elsewhere(dag_id, logical_date):
+                raise RunInProgressError(dag_id, day.isoformat(), "started by the scheduler")
+            try:
+                with stop_on_signals(on_timeout=lambda _: stop()):
+                    dag_run = self.dag(dag_id).test(logical_date=logical_date, run_conf=conf)
+            except Stopped:
+                stop()
+                raise
+            except IntegrityError as exc:  # a run created between our check and dag.test()'s own
+                if "dag_run" not in str(exc):
+                    raise
+                raise RunInProgressError(dag_id, day.isoformat(), "created while this one started") from None
         tasks: dict[str, str] = {}
         for ti in dag_run.get_task_instances():
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"

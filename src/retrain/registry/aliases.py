@@ -161,6 +161,20 @@ class Aliases(MlflowStore):
         # The alias was moved outside retrain (e.g. in the MLflow UI): fall back to the version's own record.
         return current.tags.get("promoted_from") or None
 
+    def deleted_champion(self) -> str | None:
+        """The last champion, when its version was deleted from the registry (MLflow drops its alias with
+        it); None when there is a champion, or never was one, or the alias alone was removed."""
+        if not self.store_exists() or self.champion() is not None:
+            return None
+        history = self._history()
+        if not history:
+            return None
+        try:
+            self.get(history[-1])
+        except RegistryError:
+            return history[-1]
+        return None
+
     def rollback(self, to: str | None = None, reason: str = "manual rollback") -> tuple[str, str]:
         """Move the champion back to `to`, or to the previous champion when `to` is None.
 

@@ -27,6 +27,7 @@ from typing import Any
 from retrain.io import sha256_file
 from retrain.registry.refs import (
     SHA_TAG,
+    ModelNotFoundError,
     ModelRef,
     RegistryError,
     TamperedModelError,
@@ -35,7 +36,7 @@ from retrain.registry.refs import (
     parse_model_uri,
     version_uri,
 )
-from retrain.registry.store import MlflowStore
+from retrain.registry.store import MlflowStore, not_found
 from retrain.registry.trusted_types import ALLOWED_TYPES
 
 log = logging.getLogger(__name__)
@@ -162,10 +163,17 @@ class Loading(MlflowStore):
         if parts.in_registry:
             version = self._resolve_version(parts)
             return version_uri(version.name, version.version), (version.tags or {}).get(SHA_TAG)
-        if parts.model_id:
-            return uri, (self.client.get_logged_model(parts.model_id).tags or {}).get(SHA_TAG)
-        if parts.run_id:
-            return uri, self.client.get_run(parts.run_id).data.tags.get(SHA_TAG)
+        from mlflow.exceptions import MlflowException
+
+        try:
+            if parts.model_id:
+                return uri, (self.client.get_logged_model(parts.model_id).tags or {}).get(SHA_TAG)
+            if parts.run_id:
+                return uri, self.client.get_run(parts.run_id).data.tags.get(SHA_TAG)
+        except MlflowException as exc:
+            if not_found(exc):
+                raise ModelNotFoundError(f"no model at {uri}: the store has no such run or logged model") from None
+            raise
         return uri, None
 
     def load_model(

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from retrain.errors import BadInputError
+
 CHAMPION = "champion"
 MODEL_ARTIFACT = "model"
 SHA_TAG = "model_sha256"
@@ -29,6 +31,14 @@ RUNS_SCHEME = "runs:/"
 
 class RegistryError(RuntimeError):
     """A registry operation cannot be done as asked (unknown version, nothing to roll back to, ...)."""
+
+
+class ModelNotFoundError(RegistryError, BadInputError):
+    """A model URI names a model, version, alias or path that does not exist.
+
+    Bad input (`retrain.errors.classify`): a retry reads the same URI, so a task fails at once, and
+    the CLI prints the message (which says what does exist) as one `error:` line.
+    """
 
 
 class StaleChampionError(RegistryError):

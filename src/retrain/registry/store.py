@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from retrain.registry.locks import promotion_lock
-from retrain.registry.refs import CHAMPION, ModelUri, RegistryError
+from retrain.registry.refs import CHAMPION, ModelNotFoundError, ModelUri, RegistryError
 
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
 
@@ -162,16 +163,40 @@ class MlflowStore:
         return experiment_id
 
     def _download(self, uri: str, dst: Path) -> Path:
-        """Copy the artifact folder `uri` names into `dst`; its local path."""
+        """Copy the artifact folder `uri` names into `dst`; its local path.
+
+        Raises:
+            ModelNotFoundError: `uri` is a local path (or `file:` URI) that does not exist.
+        """
+        scheme = urlparse(uri).scheme
+        if scheme in ("", "file") and not Path(urlparse(uri).path if scheme else uri).exists():
+            raise ModelNotFoundError(
+                f"no model at {uri}: the path does not exist; pass a model folder (the one holding MLmodel), "
+                f"models:/{self.model_name}/VERSION or models:/{self.model_name}@champion"
+            )
         return Path(
             mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst), tracking_uri=self.tracking_uri)
         )
+
+    def _what_exists(self, name: str) -> str:
+        """What a user could name instead: the registered versions and aliases of `name`, or that it has none."""
+        try:
+            model = self.client.get_registered_model(name)
+        except MlflowException as exc:
+            if not not_found(exc):
+                raise
+            ours = f"; this project's model is {self.model_name!r}" if name != self.model_name else ""
+            return f"no registered model {name!r}{ours}"
+        numbers = sorted(int(v.version) for v in self.client.search_model_versions(f"name = {quote(name)}"))
+        versions = f"registered versions: {', '.join(map(str, numbers))}" if numbers else "no version registered yet"
+        aliases = ", ".join(f"{alias} → {number}" for alias, number in sorted((model.aliases or {}).items()))
+        return f"{versions}; aliases: {aliases or 'none'}"
 
     def _resolve_version(self, parts: ModelUri) -> Any:
         """The MLflow ModelVersion a `models:/NAME/...` URI names NOW (an alias or `latest` resolved).
 
         Raises:
-            RegistryError: When the model, version or alias does not exist.
+            ModelNotFoundError: When the model, version or alias does not exist; the message says what does.
         """
         name = str(parts.name)
         try:
@@ -180,13 +205,15 @@ class MlflowStore:
             if parts.version == "latest":
                 found = self.client.search_model_versions(f"name = {quote(name)}")
                 if not found:
-                    raise RegistryError(f"model {name!r} has no versions yet ({parts.uri})")
+                    raise ModelNotFoundError(f"model {name!r} has no versions yet ({parts.uri})")
                 return max(found, key=lambda v: int(v.version))
             return self.client.get_model_version(name, str(parts.version))
         except MlflowException as exc:
             message = str(exc).lower()
             if not_found(exc) or "not found" in message:
                 what = f"alias {parts.alias!r}" if parts.alias else f"version {parts.version!r}"
-                hint = " (no champion yet: run the retrain DAG first)" if parts.alias == CHAMPION else ""
-                raise RegistryError(f"model {name!r} has no {what} ({parts.uri}){hint}") from None
+                hint = "; no champion yet: run the retrain DAG first" if parts.alias == CHAMPION else ""
+                raise ModelNotFoundError(
+                    f"model {name!r} has no {what} ({parts.uri}): {self._what_exists(name)}{hint}"
+                ) from None
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from retrain.settings import Settings
@@ -41,9 +42,12 @@ def history_table(data: dict[str, Any]) -> Table:
     return table
 
 
-def print_status(console: Console, data: dict[str, Any]) -> None:
+def print_status(console: Console, data: dict[str, Any], no_champion: str | None = None) -> None:
+    """`retrain status`: the champion line, then the decisions. `no_champion` explains a missing one."""
     champion = data.get("champion")
-    if champion:
+    if champion is None and no_champion:
+        console.print(f"[bold]champion[/bold]: {escape(no_champion)}", soft_wrap=True, highlight=False)
+    elif champion:
         label = f" ({champion['label']})" if champion.get("label") else ""
         console.print(
             f"[bold]champion[/bold]: {data['model_name']} version {champion['version']}{label}, "

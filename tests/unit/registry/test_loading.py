@@ -144,3 +144,23 @@ def test_unknown_version_or_alias(registry: Registry, logreg: Any, data: Any, ne
         registry.load_model(f"models:/{registry.model_name}/9")
     with pytest.raises(RegistryError, match="has no alias 'champion'.*run the retrain DAG"):
         registry.load_model(f"models:/{registry.model_name}@champion")
+
+
+def test_a_model_that_is_not_there_is_bad_input(registry: Registry, logreg: Any, data: Any, new_version: Any) -> None:
+    from retrain.errors import classify
+    from retrain.registry import ModelNotFoundError
+
+    new_version(logreg, data[0], "2025-12-01")
+    name = registry.model_name
+    cases = {
+        f"models:/{name}/99": "registered versions: 1",
+        f"models:/{name}@nosuchalias": "aliases: ",
+        "models:/no-such-model/1": "no registered model 'no-such-model'",
+        "runs:/0123456789abcdef0123456789abcdef/model": "no such run",
+        "/no/such/path": "the path does not exist",
+        "file:///no/such/path": "the path does not exist",
+    }
+    for uri, fragment in cases.items():
+        with pytest.raises(ModelNotFoundError, match=fragment) as raised:
+            registry.load_model(uri, allow_unverified=True)
+        assert classify(raised.value) == "bad_input", uri  # a task fails at once, never retried
