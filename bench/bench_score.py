@@ -125,8 +125,12 @@ def worker(kind: str, model_path: str, source: str, output: str) -> dict:
         frame = pd.read_csv(source)
         proba = model.predict_proba(frame[list(model.feature_names_in_)])
         pd.DataFrame(
-            {"row": np.arange(len(frame)), "prediction": model.classes_[proba.argmax(axis=1)],
-             "probability": proba[:, 1], "model_version": "1"}
+            {
+                "row": np.arange(len(frame)),
+                "prediction": model.classes_[proba.argmax(axis=1)],
+                "probability": proba[:, 1],
+                "model_version": "1",
+            }
         ).to_csv(output, index=False)
         result["seconds"], result["rows"] = time.perf_counter() - begun, len(frame)
     elif kind in {"raw", "onnx"}:
@@ -199,32 +203,85 @@ def cases() -> list[Case]:
     for model in ("LR", "HGB"):
         m = model.lower()
         listed += [
-            Case(f"seeds-{m}", "seeds' way: pandas read_csv → predict_proba → to_csv", model, "seeds", "csv",
-                 f"seeds-{m}.csv"),
+            Case(
+                f"seeds-{m}",
+                "seeds' way: pandas read_csv → predict_proba → to_csv",
+                model,
+                "seeds",
+                "csv",
+                f"seeds-{m}.csv",
+            ),
             Case(f"raw-{m}", "raw predict_proba, in-memory array (compute limit)", model, "raw", "parquet", "-"),
-            Case(f"csv-{m}", "streaming CSV → CSV (auto backend)", model, "stream-auto", "csv", f"csv-{m}.csv",
-                 baseline=f"seeds-{m}"),
-            Case(f"parquet-{m}", "streaming Parquet → Parquet (auto backend)", model, "stream-auto", "parquet",
-                 f"parquet-{m}.parquet", baseline=f"raw-{m}"),
+            Case(
+                f"csv-{m}",
+                "streaming CSV → CSV (auto backend)",
+                model,
+                "stream-auto",
+                "csv",
+                f"csv-{m}.csv",
+                baseline=f"seeds-{m}",
+            ),
+            Case(
+                f"parquet-{m}",
+                "streaming Parquet → Parquet (auto backend)",
+                model,
+                "stream-auto",
+                "parquet",
+                f"parquet-{m}.parquet",
+                baseline=f"raw-{m}",
+            ),
         ]
     listed += [
-        Case("csv-hgb-sk", "streaming CSV → CSV (scikit-learn backend)", "HGB", "stream-sklearn", "csv",
-             "csv-hgb-sk.csv", baseline="seeds-hgb"),
-        Case("parquet-hgb-sk", "streaming Parquet → Parquet (scikit-learn backend)", "HGB", "stream-sklearn",
-             "parquet", "parquet-hgb-sk.parquet", baseline="raw-hgb"),
+        Case(
+            "csv-hgb-sk",
+            "streaming CSV → CSV (scikit-learn backend)",
+            "HGB",
+            "stream-sklearn",
+            "csv",
+            "csv-hgb-sk.csv",
+            baseline="seeds-hgb",
+        ),
+        Case(
+            "parquet-hgb-sk",
+            "streaming Parquet → Parquet (scikit-learn backend)",
+            "HGB",
+            "stream-sklearn",
+            "parquet",
+            "parquet-hgb-sk.parquet",
+            baseline="raw-hgb",
+        ),
         Case("onnx-hgb", "ONNX Runtime backend, in-memory array", "HGB", "onnx", "parquet", "-", baseline="raw-hgb"),
-        Case("tenth-lr", "streaming CSV → CSV at N/10 rows (memory check)", "LR", "stream-auto", "csv_tenth",
-             "tenth-lr.csv"),
-        Case("tenth-hgb", "streaming CSV → CSV at N/10 rows (memory check)", "HGB", "stream-auto", "csv_tenth",
-             "tenth-hgb.csv"),
+        Case(
+            "tenth-lr",
+            "streaming CSV → CSV at N/10 rows (memory check)",
+            "LR",
+            "stream-auto",
+            "csv_tenth",
+            "tenth-lr.csv",
+        ),
+        Case(
+            "tenth-hgb",
+            "streaming CSV → CSV at N/10 rows (memory check)",
+            "HGB",
+            "stream-auto",
+            "csv_tenth",
+            "tenth-hgb.csv",
+        ),
     ]
     return listed
 
 
 def run_case(case: Case, folder: Path, data: dict[str, Path], models: dict[str, Path]) -> None:
     begun = time.perf_counter()
-    command = [sys.executable, __file__, "--worker", case.kind, str(models[case.model]), str(data[case.source]),
-               str(folder / case.output)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        case.kind,
+        str(models[case.model]),
+        str(data[case.source]),
+        str(folder / case.output),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"case {case.key} failed:\n{done.stderr[-3000:]}")
@@ -264,8 +321,16 @@ def report(listed: list[Case], rows: int, extra: dict) -> None:
             ratio = f"peak at N / peak at N/10: {full.peak_mb / case.peak_mb:.2f}×"
         backend = case.runs[0].get("backend")
         label = case.label + (f" [{backend}]" if backend and case.kind.startswith(("stream", "onnx")) else "")
-        table.add_row(label, case.model, f"{case.rows / case.seconds:,.0f}", f"{case.seconds:.2f}",
-                      f"{case.cpu_s:.2f}", str(len(case.runs)), f"{case.peak_mb:.0f}", ratio)
+        table.add_row(
+            label,
+            case.model,
+            f"{case.rows / case.seconds:,.0f}",
+            f"{case.seconds:.2f}",
+            f"{case.cpu_s:.2f}",
+            str(len(case.runs)),
+            f"{case.peak_mb:.0f}",
+            ratio,
+        )
     console = Console(width=170)
     console.print(table)
 
@@ -277,17 +342,33 @@ def report(listed: list[Case], rows: int, extra: dict) -> None:
     streaming = ("csv-lr", "csv-hgb", "parquet-lr", "parquet-hgb", "csv-hgb-sk", "parquet-hgb-sk")
     targets = [
         ("memory flat: peak at N < 1.3× peak at N/10 (CSV→CSV, LR and HGB)", growth, lambda v: v < 1.3, "{:.2f}×"),
-        ("memory < 500 MB at N rows (largest streaming case)", max(by_key[k].peak_mb for k in streaming),
-         lambda v: v < 500, "{:.0f} MB"),
+        (
+            "memory < 500 MB at N rows (largest streaming case)",
+            max(by_key[k].peak_mb for k in streaming),
+            lambda v: v < 500,
+            "{:.0f} MB",
+        ),
         ("CSV→CSV ≥ 2× the seeds' way, LogisticRegression", speedup("csv-lr"), lambda v: v >= 2.0, "{:.2f}×"),
-        ("CSV→CSV ≥ 1.4× the seeds' way, HistGradientBoosting (auto backend)", speedup("csv-hgb"),
-         lambda v: v >= 1.4, "{:.2f}×"),
+        (
+            "CSV→CSV ≥ 1.4× the seeds' way, HistGradientBoosting (auto backend)",
+            speedup("csv-hgb"),
+            lambda v: v >= 1.4,
+            "{:.2f}×",
+        ),
         ("   same, scikit-learn backend (for reference)", speedup("csv-hgb-sk"), lambda v: v >= 1.4, "{:.2f}×"),
-        ("Parquet→Parquet ≥ 0.85× raw predict_proba, HistGradientBoosting (auto)", speedup("parquet-hgb"),
-         lambda v: v >= 0.85, "{:.2f}×"),
+        (
+            "Parquet→Parquet ≥ 0.85× raw predict_proba, HistGradientBoosting (auto)",
+            speedup("parquet-hgb"),
+            lambda v: v >= 0.85,
+            "{:.2f}×",
+        ),
         ("   same, scikit-learn backend (for reference)", speedup("parquet-hgb-sk"), lambda v: v >= 0.85, "{:.2f}×"),
-        ("ONNX Runtime faster than scikit-learn predict_proba, HGB, same array", speedup("onnx-hgb"),
-         lambda v: v > 1.0, "{:.2f}×"),
+        (
+            "ONNX Runtime faster than scikit-learn predict_proba, HGB, same array",
+            speedup("onnx-hgb"),
+            lambda v: v > 1.0,
+            "{:.2f}×",
+        ),
     ]
     result = Table(title="Targets (issue 3)")
     for header in ("target", "measured", "result"):
@@ -297,14 +378,18 @@ def report(listed: list[Case], rows: int, extra: dict) -> None:
         result.add_row(name, fmt.format(value), "[green]PASS[/green]" if ok else "[red]FAIL[/red]")
     console.print(result)
     onnx_run = by_key["onnx-hgb"].runs[0]
-    console.print(f"ONNX backend: {onnx_run.get('note')}; conversion + check {onnx_run.get('setup_s', 0):.2f} s; "
-                  f"streaming outputs ONNX vs scikit-learn: {extra['agreement']}")
-    console.print(f"HGB trained with {extra['hgb_iterations']} iterations; batch_rows={BATCH_ROWS:,}; "
-                  f"load average before/after: {extra['load_before']} / {extra['load_after']}; "
-                  f"total {extra['total_s']:.0f} s. Seconds and CPU s: medians, timed section only (imports, "
-                  "model and data loading excluded). This benchmark adds ~1-2 to the load average itself; a load "
-                  "before it starts means other processes share the cores, and wall-clock ratios then shrink "
-                  "toward the CPU-seconds ratios.")
+    console.print(
+        f"ONNX backend: {onnx_run.get('note')}; conversion + check {onnx_run.get('setup_s', 0):.2f} s; "
+        f"streaming outputs ONNX vs scikit-learn: {extra['agreement']}"
+    )
+    console.print(
+        f"HGB trained with {extra['hgb_iterations']} iterations; batch_rows={BATCH_ROWS:,}; "
+        f"load average before/after: {extra['load_before']} / {extra['load_after']}; "
+        f"total {extra['total_s']:.0f} s. Seconds and CPU s: medians, timed section only (imports, "
+        "model and data loading excluded). This benchmark adds ~1-2 to the load average itself; a load "
+        "before it starts means other processes share the cores, and wall-clock ratios then shrink "
+        "toward the CPU-seconds ratios."
+    )
 
 
 def main() -> None:
@@ -335,8 +420,11 @@ def main() -> None:
                 if round_ and (case.key.startswith("tenth") or time.perf_counter() - begun + case.cost > args.budget):
                     continue
                 run_case(case, folder, data, models)
-                print(f"  round {round_ + 1}: {case.key:16} {case.runs[-1]['seconds']:7.2f} s  "
-                      f"{case.runs[-1]['peak_mb']:6.0f} MB", flush=True)
+                print(
+                    f"  round {round_ + 1}: {case.key:16} {case.runs[-1]['seconds']:7.2f} s  "
+                    f"{case.runs[-1]['peak_mb']:6.0f} MB",
+                    flush=True,
+                )
         extra["agreement"] = onnx_agreement(folder)
     extra["load_after"], extra["total_s"] = load(), time.perf_counter() - begun
     report(listed, args.rows, extra)

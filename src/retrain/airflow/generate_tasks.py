@@ -17,4 +17,3 @@ def generate(ds: str) -> dict:
     settings, layout = settings_and_layout()
     with fail_fast_on_bad_input():
         return LandDay(settings, layout).run(ds).to_dict()
-
