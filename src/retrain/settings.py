@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         "sklearn.ensemble.HistGradientBoostingClassifier", validation_alias=_env("RETRAIN_ESTIMATOR")
     )
     estimator_params: Annotated[dict[str, Any], NoDecode] = Field(
-        default_factory=lambda: {"max_iter": 100, "learning_rate": 0.1},
+        default_factory=dict,  # the estimator's own defaults: params of one estimator break another
         validation_alias=_env("RETRAIN_ESTIMATOR_PARAMS"),
     )
     metric: Metric = Field("roc_auc", validation_alias=_env("RETRAIN_METRIC"))

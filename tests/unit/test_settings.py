@@ -82,3 +82,15 @@ def test_public_dict_masks_every_secret(tmp_path: Path) -> None:
     for secret in ("supersecret", "hunter2", "pa55word"):
         assert secret not in text
     assert isinstance(settings, Settings)
+
+
+def test_another_estimator_without_params_gets_its_own_defaults(tmp_path: Path) -> None:
+    # given a RandomForest and no RETRAIN_ESTIMATOR_PARAMS (found by a new-user run on penguins)
+    from retrain.model.train import build_estimator
+
+    settings = load_settings(
+        {"RETRAIN_HOME": str(tmp_path), "RETRAIN_ESTIMATOR": "sklearn.ensemble.RandomForestClassifier"}
+    )
+    # then no parameter of the default estimator leaks into it
+    assert settings.estimator_params == {}
+    build_estimator(settings.estimator, settings.estimator_params, settings.seed)
