@@ -5,8 +5,10 @@ Lands one day of data under `raw/{ds}/` (`data.csv` features, `target.csv` label
 raw-data asset updated.
 
 * `RETRAIN_SOURCE` unset: a seeded synthetic stream with drift from `RETRAIN_DRIFT_START` on.
-* `RETRAIN_SOURCE=/path/to/days`: the user's own `{ds}/data.csv` and `{ds}/target.csv`, validated
-  before anything is written.
+* `RETRAIN_SOURCE`: the user's own days, validated before anything is written: a folder
+  (`{ds}/data.csv` or `.parquet`, `{ds}/target.csv` or `.parquet`), a database (a SQLAlchemy URL or
+  `airflow://CONN_ID` with `RETRAIN_SOURCE_QUERY` on `:ds`), or object storage (`s3://`, `file://`).
+  A day whose labels have not arrived lands its features only.
 
 Writes are atomic and re-running a day writes identical files.
 """

@@ -142,13 +142,48 @@ def demo() -> None:
     print_demo_summary(console, settings, timeline)
 
 
+def _days(date: str | None, start: str | None, end: str | None) -> list[str]:
+    """The logical dates asked for: `--date D`, or every day from `--start` to `--end` inclusive."""
+    from datetime import date as day
+    from datetime import timedelta
+
+    if date and (start or end):
+        raise typer.BadParameter("give --date, or --start and --end, not both", param_hint="--date")
+    if date:
+        return [date]
+    if not (start and end):
+        raise typer.BadParameter("give --date D, or a range with --start D1 --end D2", param_hint="--date")
+    first, last = day.fromisoformat(start), day.fromisoformat(end)
+    if last < first:
+        raise typer.BadParameter(f"--end {end} is before --start {start}", param_hint="--end")
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+_STATE_COLOURS = {"success": "green", "failed": "red", "upstream_failed": "red", "skipped": "yellow"}
+
+
+def _coloured(state: str) -> str:
+    colour = _STATE_COLOURS.get(state, "")
+    return f"[{colour}]{state}[/{colour}]" if colour else state
+
+
 @app.command()
 def run(
     dag_id: Annotated[str, typer.Argument(help="generate_data, retrain, batch_predict or monitor_drift")],
-    date: Annotated[str, typer.Option("--date", help="logical date, YYYY-MM-DD", callback=_check_date)],
+    date: Annotated[
+        str | None, typer.Option("--date", help="logical date, YYYY-MM-DD", callback=lambda v: v and _check_date(v))
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="first day of a range", callback=lambda v: v and _check_date(v))
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="last day of a range", callback=lambda v: v and _check_date(v))
+    ] = None,
     trigger: Annotated[str | None, typer.Option(help="record the retrain as schedule, drift or manual")] = None,
 ) -> None:
-    """Run one DAG for one logical date through Airflow; exit 1 if the run failed."""
+    """Run one DAG for one logical date (--date), or for every day of a range (--start, --end), through
+    Airflow in this process; exit 1 if a run failed (a failed day of a range does not stop the others)."""
+    days = _days(date, start, end)
     settings = _settings()
     _airflow(settings)
     from retrain.airflow.runner import DagRunner, RunInProgressError
@@ -162,21 +197,77 @@ def run(
         raise typer.Exit(2) from None
     from retrain.ops.signals import Stopped, exit_now
 
+    conf = {"trigger": trigger} if trigger else None
+    if len(days) > 1 or start:
+        _run_range(settings, runner, dag_id, days, conf)
+        return
     try:
-        result = runner.run(dag_id, date, {"trigger": trigger} if trigger else None)
+        result = runner.run(dag_id, days[0], conf)
     except Stopped as stop:
-        err.print(f"[red]error:[/red] {stop}: the {dag_id} run of {date} was marked failed; run it again to finish it")
+        err.print(
+            f"[red]error:[/red] {stop}: the {dag_id} run of {days[0]} was marked failed; run it again to finish it"
+        )
         exit_now(stop.exit_code)
     except RunInProgressError as exc:
         raise _refused(exc) from None
-    table = Table(title=f"{dag_id} {date}: {result.state} in {result.seconds:.1f}s")
+    table = Table(title=f"{dag_id} {days[0]}: {result.state} in {result.seconds:.1f}s")
     table.add_column("task")
     table.add_column("state")
     for task_id, state in sorted(result.tasks.items()):
-        colour = {"success": "green", "failed": "red", "upstream_failed": "red", "skipped": "yellow"}.get(state, "")
-        table.add_row(task_id, f"[{colour}]{state}[/{colour}]" if colour else state)
+        table.add_row(task_id, _coloured(state))
     console.print(table)
     if not result.ok:
+        raise typer.Exit(1)
+
+
+def _run_range(settings: Settings, runner: Any, dag_id: str, days: list[str], conf: dict[str, Any] | None) -> None:
+    """Run `dag_id` for each of `days` with a progress bar, task logs to a file, then a summary table.
+
+    Exit 1 when any day failed (each failed day is listed with its failed tasks or its error).
+    """
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from retrain.console import logs_to_file
+    from retrain.ops.signals import Stopped, exit_now
+
+    log_path = settings.home / "logs" / f"run-{dag_id}.log"
+    columns = (TextColumn(f"[bold]{dag_id}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
+    with logs_to_file(log_path) as terminal:
+        terminal.print(f"{dag_id}: {len(days)} day(s), {days[0]} to {days[-1]}; task logs go to {log_path}")
+        with Progress(*columns, TimeElapsedColumn(), console=terminal) as progress:
+            bar = progress.add_task(days[0], total=len(days))
+
+            def advance(result: Any) -> None:
+                position = days.index(result.ds)
+                upcoming = days[position + 1] if position + 1 < len(days) else "done"
+                failed = "" if result.ok else f" ({result.ds} failed)"
+                progress.update(bar, advance=1, description=f"{upcoming}{failed}")
+
+            try:
+                results = runner.run_range(dag_id, days, conf, on_result=advance)
+            except Stopped as stop:
+                terminal.print(f"[red]error:[/red] {stop}: the range stopped; the running day was marked failed")
+                exit_now(stop.exit_code)
+    failed = [r for r in results if not r.ok]
+    seconds = sum(r.seconds for r in results)
+    table = Table(
+        title=f"{dag_id}: {len(results) - len(failed)} of {len(results)} day(s) succeeded in {seconds:.1f}s "
+        f"({seconds / len(results):.2f} s/day)"
+    )
+    for column in ("date", "state", "seconds", "failed tasks / error"):
+        table.add_column(column)
+    for result in results:
+        why = result.error or ", ".join(result.failed_tasks())
+        table.add_row(result.ds, _coloured(result.state), f"{result.seconds:.1f}", escape(why))
+    console.print(table)
+    if failed:
+        err.print(
+            f"[red]{len(failed)} day(s) failed[/red]: {', '.join(r.ds for r in failed)} "
+            f"(task logs in {log_path}); run a day again with `retrain run {dag_id} --date D`",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(1)
 
 

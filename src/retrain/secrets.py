@@ -2,7 +2,8 @@
 
 `secret_values` lists every secret the settings hold (the Telegram token, the apprise URLs and the
 token-like parts of them, the credentials in every other URL setting: the MLflow tracking URI, the
-Telegram API URL); `redact` replaces them, in plain and URL-encoded form, with `***`, and masks the
+Telegram API URL, the lock URL, a database `RETRAIN_SOURCE`, `RETRAIN_PREDICTIONS_URL`); `redact`
+replaces them, in plain and URL-encoded form, with `***`, and masks the
 password of any `scheme://user:password@host` URL in the text even when it is not a known secret.
 `mask_url` shows a URL setting with its credentials masked (what `retrain settings` prints).
 `redacting_loggers` does the same for third-party loggers for the duration of a block: httpx logs
@@ -105,7 +106,13 @@ def secret_values(settings: Settings) -> list[str]:
         found.append(settings.telegram_token.get_secret_value())
     for url in settings.notify_urls:
         found += url_secrets(url.get_secret_value())
-    for uri in (settings.mlflow_tracking_uri_override, settings.telegram_api_url):
+    for uri in (
+        settings.mlflow_tracking_uri_override,
+        settings.telegram_api_url,
+        settings.lock_url,
+        settings.source,
+        settings.predictions_url,
+    ):
         if uri:
             found += url_credentials(uri)
     return list(dict.fromkeys(s for s in found if s))

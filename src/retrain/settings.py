@@ -10,6 +10,7 @@ import difflib
 import json
 import math
 import os
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,6 +22,41 @@ Metric = Literal["roc_auc", "accuracy", "f1", "precision", "recall", "balanced_a
 IsolationMode = Literal["inprocess", "virtualenv", "docker"]
 POSTGRES_URL_SCHEMES = ("postgresql://", "postgresql+", "postgres://")
 """How a PostgreSQL database URL starts (any SQLAlchemy driver): what `RETRAIN_LOCK_URL` accepts."""
+
+
+AIRFLOW_CONN_PREFIX = "airflow://"
+OBJECT_STORAGE_SCHEMES = ("file", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "hdfs", "webhdfs")
+"""URL schemes read through Airflow's ObjectStoragePath (fsspec), not as a database."""
+SourceKind = Literal["synthetic", "folder", "database", "airflow", "object_storage"]
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+
+
+def source_kind(source: str | None) -> SourceKind:
+    """What `RETRAIN_SOURCE` names: no source (synthetic), a folder, an Airflow connection, an object store
+    (`s3://`, `file://`, ...: see OBJECT_STORAGE_SCHEMES) or a SQLAlchemy database URL (any other `scheme://`)."""
+    if not source:
+        return "synthetic"
+    if source.startswith(AIRFLOW_CONN_PREFIX):
+        return "airflow"
+    scheme, sep, _ = source.partition("://")
+    if not sep:
+        return "folder"
+    return "object_storage" if scheme.lower() in OBJECT_STORAGE_SCHEMES else "database"
+
+
+def check_database_url(url: str) -> None:
+    """Refuse what SQLAlchemy cannot parse, or a dialect it does not know; the message never quotes the URL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        kind = "an unknown database dialect" if isinstance(exc, NoSuchModuleError) else "not a database URL"
+        raise ValueError(
+            f"{kind}: use a SQLAlchemy URL such as postgresql://user@host:5432/db or sqlite:////path/to.db"
+        ) from None
 
 
 class SettingsError(ValueError):
@@ -43,7 +79,13 @@ class Settings(BaseSettings):
 
     home: Path = Field(Path(".retrain"), validation_alias=_env("RETRAIN_HOME"))
     data_dir_override: Path | None = Field(None, validation_alias=_env("RETRAIN_DATA_DIR"))
-    source: Path | None = Field(None, validation_alias=_env("RETRAIN_SOURCE"))
+    source: str | None = Field(None, validation_alias=_env("RETRAIN_SOURCE"))
+    """Where the user's days come from (see `source_kind`): a folder, a database URL, `airflow://CONN_ID`,
+    or an object-storage URL (`s3://bucket/days`, `file:///...`); None for the synthetic stream."""
+    source_query: str | None = Field(None, validation_alias=_env("RETRAIN_SOURCE_QUERY"))
+    label_column: str = Field("target", min_length=1, validation_alias=_env("RETRAIN_LABEL_COLUMN"))
+    predictions_url: str | None = Field(None, validation_alias=_env("RETRAIN_PREDICTIONS_URL"))
+    predictions_table: str = Field("predictions", validation_alias=_env("RETRAIN_PREDICTIONS_TABLE"))
 
     model_name: str = Field("retrain-model", min_length=1, validation_alias=_env("RETRAIN_MODEL_NAME"))
     estimator: str = Field(
@@ -116,11 +158,48 @@ class Settings(BaseSettings):
     airflow_port: int = Field(8080, ge=1, le=65535, validation_alias=_env("RETRAIN_AIRFLOW_PORT"))
     mlflow_port: int = Field(5000, ge=1, le=65535, validation_alias=_env("RETRAIN_MLFLOW_PORT"))
 
-    @field_validator("home", "data_dir_override", "source")
+    @field_validator("home", "data_dir_override")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         """Resolved once, at start: a worker in another folder must see the same files."""
         return value.expanduser().absolute() if value is not None else None
+
+    @field_validator("source")
+    @classmethod
+    def _check_source(cls, value: str | None) -> str | None:
+        """A folder must exist (made absolute: a worker in another folder sees the same days); a URL must parse."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        kind = source_kind(value)
+        if kind == "folder":
+            folder = Path(value).expanduser().absolute()
+            if not folder.is_dir():
+                raise ValueError(
+                    f"folder {folder} does not exist (or is not a folder): create it with one sub-folder per day "
+                    "(YYYY-MM-DD/data.csv or data.parquet), or give a database URL, airflow://CONN_ID or s3://..."
+                )
+            return str(folder)
+        if kind == "airflow" and not value.removeprefix(AIRFLOW_CONN_PREFIX).strip("/"):
+            raise ValueError("airflow:// needs a connection id, as in airflow://my_postgres")
+        if kind == "database":
+            check_database_url(value)
+        return value
+
+    @field_validator("predictions_url")
+    @classmethod
+    def _check_predictions_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        check_database_url(value.strip())
+        return value.strip()
+
+    @field_validator("predictions_table", "label_column")
+    @classmethod
+    def _check_identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.fullmatch(value):
+            raise ValueError("must be a name of letters, digits and _ (a table may be schema.table), e.g. predictions")
+        return value
 
     @field_validator("estimator_params", mode="before")
     @classmethod
@@ -178,6 +257,15 @@ class Settings(BaseSettings):
                 f"RETRAIN_GATE_RESAMPLES ({self.gate_resamples}) is too few for RETRAIN_GATE_CONFIDENCE "
                 f"({self.gate_confidence}): each tail of the interval needs >= 5 resamples; use >= {needed}"
             )
+        if self.source and source_kind(self.source) in ("database", "airflow") and not self.source_query:
+            raise ValueError(
+                "RETRAIN_SOURCE is a database: set RETRAIN_SOURCE_QUERY to SQL returning one day's rows, "
+                "with a :ds parameter, e.g. SELECT * FROM events WHERE day = :ds ORDER BY id"
+            )
+        if self.source_query and ":ds" not in self.source_query:
+            raise ValueError(
+                "RETRAIN_SOURCE_QUERY must use the :ds parameter (the day, 'YYYY-MM-DD') to select one day"
+            )
         if self.holdout_days > self.window_days:
             raise ValueError(
                 f"RETRAIN_HOLDOUT_DAYS ({self.holdout_days}) must not exceed RETRAIN_WINDOW_DAYS ({self.window_days})"
@@ -219,7 +307,7 @@ class Settings(BaseSettings):
 
         data["telegram_token"] = "**********" if self.telegram_token else None
         data["notify_urls"] = ["**********" for _ in self.notify_urls]
-        for name in ("mlflow_tracking_uri_override", "telegram_api_url", "lock_url"):  # every other URL setting
+        for name in ("mlflow_tracking_uri_override", "telegram_api_url", "lock_url", "source", "predictions_url"):
             if data[name]:
                 data[name] = mask_url(data[name])
         return data

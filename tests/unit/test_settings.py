@@ -94,3 +94,53 @@ def test_another_estimator_without_params_gets_its_own_defaults(tmp_path: Path) 
     # then no parameter of the default estimator leaks into it
     assert settings.estimator_params == {}
     build_estimator(settings.estimator, settings.estimator_params, settings.seed)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named", "says"),
+    [
+        ({"RETRAIN_SOURCE": "/no/such/days"}, "RETRAIN_SOURCE", "does not exist"),
+        (
+            {"RETRAIN_SOURCE": "nosuchdb://u:pw-Xy9@h/db", "RETRAIN_SOURCE_QUERY": "SELECT :ds"},
+            "RETRAIN_SOURCE",
+            "dialect",
+        ),
+        ({"RETRAIN_SOURCE": "postgresql://u:pw-Xy9@127.0.0.1/db"}, "RETRAIN_SOURCE_QUERY", "SQL returning one day"),
+        ({"RETRAIN_SOURCE": "airflow://"}, "RETRAIN_SOURCE", "connection id"),
+        ({"RETRAIN_SOURCE_QUERY": "SELECT * FROM t"}, "RETRAIN_SOURCE_QUERY", ":ds parameter"),
+        ({"RETRAIN_PREDICTIONS_URL": "not a url"}, "RETRAIN_PREDICTIONS_URL", "not a database URL"),
+        ({"RETRAIN_PREDICTIONS_TABLE": "drop table;"}, "RETRAIN_PREDICTIONS_TABLE", "letters, digits"),
+    ],
+)
+def test_a_bad_source_or_sink_fails_fast_naming_the_setting(tmp_path: Path, environ, named: str, says: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"RETRAIN_HOME": str(tmp_path), **environ})
+    assert named in str(caught.value) and says in str(caught.value)
+    assert "pw-Xy9" not in str(caught.value)
+
+
+def test_sources_and_sinks_are_typed_and_their_passwords_masked(tmp_path: Path) -> None:
+    from retrain.secrets import secret_values
+    from retrain.settings import source_kind
+
+    settings = load_settings(
+        {
+            "RETRAIN_HOME": str(tmp_path),
+            "RETRAIN_SOURCE": "postgresql://reader:pw-Src1@127.0.0.1:5432/shop",
+            "RETRAIN_SOURCE_QUERY": "SELECT * FROM events WHERE day = :ds",
+            "RETRAIN_PREDICTIONS_URL": "postgresql://writer:pw-Snk2@127.0.0.1:5432/shop",
+        }
+    )
+    assert settings.label_column == "target" and settings.predictions_table == "predictions"
+    public = str(settings.public_dict())
+    assert "pw-Src1" not in public and "pw-Snk2" not in public and "reader:***@127.0.0.1" in public
+    assert {"pw-Src1", "pw-Snk2"} <= set(secret_values(settings))
+    kinds = {
+        None: "synthetic",
+        str(tmp_path): "folder",
+        "airflow://shop_db": "airflow",
+        "s3://aws_default@bucket/days": "object_storage",
+        "file:///srv/days": "object_storage",
+        "sqlite:////srv/shop.db": "database",
+    }
+    assert {value: source_kind(value) for value in kinds} == kinds

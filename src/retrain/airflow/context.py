@@ -43,6 +43,15 @@ def mask_secrets(settings: Settings) -> Settings:
 _MASKED: set[str] = set()  # every secret registered in this process (for `runner`'s in-process masking)
 
 
+def register_secret(secret: str) -> None:
+    """Mask `secret` too (a value found at run time, e.g. a Connection's password): Airflow's masker and ours."""
+    from airflow.sdk.log import mask_secret
+
+    if secret:
+        mask_secret(secret)
+        _MASKED.add(secret)
+
+
 def masked_secrets() -> list[str]:
     """Every secret `mask_secrets` registered in this process."""
     return list(_MASKED)

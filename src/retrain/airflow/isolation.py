@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from retrain.settings import Settings, env_names, load_settings
+from retrain.settings import Settings, env_names, load_settings, source_kind
 
 TaskKind = Literal["train", "score"]
 
@@ -155,7 +155,7 @@ def container_mounts(settings: Settings) -> list[Any]:
     home = settings.home.resolve()
     if settings.data_dir_override and not settings.data_dir.resolve().is_relative_to(home):
         mounts.append(Mount(target=str(settings.data_dir), source=str(settings.data_dir), type="bind"))
-    if settings.source is not None:
+    if source_kind(settings.source) == "folder":
         mounts.append(Mount(target=str(settings.source), source=str(settings.source), type="bind", read_only=True))
     return mounts
 

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,6 +48,9 @@ class RunResult:
     state: str
     seconds: float
     tasks: dict[str, str] = field(default_factory=dict)
+
+    error: str | None = None
+    """Why the run could not start or finish outside a task (e.g. a run of that day in progress elsewhere)."""
 
     @property
     def ok(self) -> bool:
@@ -234,3 +238,42 @@ class DagRunner:
             tasks[key] = str(getattr(ti.state, "value", ti.state))
         state = str(getattr(dag_run.state, "value", dag_run.state))
         return RunResult(dag_id, day.isoformat(), state, time.monotonic() - started, tasks)
+
+    def run_range(
+        self,
+        dag_id: str,
+        days: list[str],
+        conf: dict[str, Any] | None = None,
+        on_result: Callable[[RunResult], None] | None = None,
+    ) -> list[RunResult]:
+        """Run `dag_id` for each day of `days` in order, in this process; a failed day never stops the rest.
+
+        One parse of the DAGs and one database check serve the whole range (Airflow's start-up is paid
+        once). A day that cannot run (in progress elsewhere, an error outside the tasks) is a failed
+        result with its reason in `error`; `on_result` is called after each day (a progress bar).
+
+        Raises:
+            Stopped: SIGTERM or SIGINT: the running day was marked failed; the later days did not run.
+        """
+        from retrain.notify import first_line
+
+        results = []
+        for ds in days:
+            started = time.monotonic()
+            try:
+                result = self.run(dag_id, ds, conf)
+            except Stopped:
+                raise
+            except Exception as exc:  # one day's trouble is reported with that day; the range goes on
+                error = first_line(exc, _masked())
+                result = RunResult(dag_id, ds, "failed", time.monotonic() - started, error=error)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        return results
+
+
+def _masked() -> list[str]:
+    from retrain.airflow.context import masked_secrets
+
+    return masked_secrets()

@@ -21,11 +21,14 @@ from pathlib import Path
 
 from retrain.data import TARGET
 from retrain.data.errors import BadDataError, DataValidationError
-from retrain.data.validate import validate_day
+from retrain.data.validate import read_features, validate_day
 from retrain.io import atomic_path, write_text
 from retrain.layout import Layout, check_ds
 
-_LAYOUT_HINT = "RETRAIN_SOURCE must hold one folder per day: {source}/YYYY-MM-DD/data.csv and .../target.csv"
+LAYOUT_HINT = (
+    "RETRAIN_SOURCE must hold one folder per day: {source}/YYYY-MM-DD/data.csv (or data.parquet) "
+    "and .../target.csv (or target.parquet)"
+)
 
 
 _UNSAFE_FIX = (
@@ -57,7 +60,8 @@ def unsafe_source_file(source: Path, path: Path) -> str | None:
     return None
 
 
-def _refuse_unsafe(source: Path, path: Path) -> None:
+def refuse_unsafe(source: Path, path: Path) -> None:
+    """`BadDataError` when `path` must not be read as part of the source folder (see `unsafe_source_file`)."""
     reason = unsafe_source_file(source, path)
     if reason is not None:
         raise BadDataError.at(path, f"{reason}: refused unread and not copied", fix=_UNSAFE_FIX.format(source=source))
@@ -72,15 +76,15 @@ def source_files(source: Path, ds: str) -> tuple[Path, Path]:
             a regular file.
     """
     day = Path(source) / check_ds(ds)
-    _refuse_unsafe(source, day)
+    refuse_unsafe(source, day)
     if not day.is_dir():
-        raise FileNotFoundError(f"source day folder {day} does not exist. " + _LAYOUT_HINT.format(source=source))
+        raise FileNotFoundError(f"source day folder {day} does not exist. " + LAYOUT_HINT.format(source=source))
     files = (day / "data.csv", day / "target.csv")
     for file in files:
-        _refuse_unsafe(source, file)
+        refuse_unsafe(source, file)
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise FileNotFoundError(f"source file(s) missing: {', '.join(missing)}. " + _LAYOUT_HINT.format(source=source))
+        raise FileNotFoundError(f"source file(s) missing: {', '.join(missing)}. " + LAYOUT_HINT.format(source=source))
     return files
 
 
@@ -98,10 +102,7 @@ def _copy_regular(src: Path, dest: Path) -> None:
 
 
 def land_day(source: Path, layout: Layout, ds: str, expected_columns: list[str] | None = None) -> tuple[Path, Path]:
-    """Validate day `ds` from `source` and copy it into `raw/{ds}/`; raw/ is untouched if it is bad.
-
-    The files are copied byte for byte (the user's exact data is what was validated and what is kept),
-    each one atomically, so a rerun gives identical files and a reader never sees half a day's file.
+    """Validate day `ds` of the CSV folder `source` (both files) and copy it into `raw/{ds}/`.
 
     Raises:
         FileNotFoundError: the day's folder or one of its files is not in the source (yet).
@@ -109,22 +110,45 @@ def land_day(source: Path, layout: Layout, ds: str, expected_columns: list[str] 
             single class; nothing was written.
     """
     data_src, target_src = source_files(source, ds)
-    _, labels = validate_day(data_src, target_src, expected_columns)
-    classes = labels.unique()
-    if len(classes) < 2:
-        raise DataValidationError.at(
-            target_src,
-            f"every one of the {len(labels)} label(s) is {classes[0]}: a day with a single class is almost always a "
-            "broken label export, and a window of such days cannot train a classifier",
-            fix="check the export of the labels; land the day once it holds the real labels",
-            column=TARGET,
-        )
+    data, target = land_files(data_src, target_src, layout, ds, expected_columns)
+    assert target is not None
+    return data, target
+
+
+def land_files(
+    data_src: Path, target_src: Path | None, layout: Layout, ds: str, expected_columns: list[str] | None = None
+) -> tuple[Path, Path | None]:
+    """Validate one day's CSV files and copy them into `raw/{ds}/`; raw/ is untouched if they are bad.
+
+    Without `target_src` (labels not arrived yet) only the features are checked and landed. The files
+    are copied byte for byte (the exact data that was validated is what is kept), each atomically, so
+    a rerun gives identical files and a reader never sees half a file.
+
+    Raises:
+        DataValidationError: a file is unreadable or inconsistent, or the labels hold a single class;
+            nothing was written.
+    """
+    if target_src is None:
+        read_features(data_src, expected_columns)
+        pairs = [(data_src, layout.raw_data(ds))]
+    else:
+        _, labels = validate_day(data_src, target_src, expected_columns)
+        classes = labels.unique()
+        if len(classes) < 2:
+            raise DataValidationError.at(
+                target_src,
+                f"every one of the {len(labels)} label(s) is {classes[0]}: a day with a single class is almost always "
+                "a broken label export, and a window of such days cannot train a classifier",
+                fix="check the export of the labels; land the day once it holds the real labels",
+                column=TARGET,
+            )
+        pairs = [(data_src, layout.raw_data(ds)), (target_src, layout.raw_target(ds))]
     landed = []
-    for src, dest in ((data_src, layout.raw_data(ds)), (target_src, layout.raw_target(ds))):
+    for src, dest in pairs:
         with atomic_path(dest) as tmp:
             _copy_regular(src, tmp)
         landed.append(dest)
-    return landed[0], landed[1]
+    return landed[0], (landed[1] if len(landed) > 1 else None)
 
 
 def quarantine_day(layout: Layout, ds: str, reason: str, files: list[Path], *, copy: bool = False) -> Path:

@@ -11,7 +11,8 @@ task; `PredictJob.run` does all of them in one process):
    split into row ranges of `RETRAIN_BATCH_ROWS`.
 3. `score_batch`: one row range into one part file (`Layout.prediction_part`), in parallel.
 4. `merge`: the parts joined in input order into `predictions/{ds}/predictions.csv` (atomically), plus
-   `_meta.json` (model, rows, input checksum); the parts are removed.
+   `_meta.json` (model, rows, input checksum); with `RETRAIN_PREDICTIONS_URL` the day also replaces its
+   rows of the predictions table (`retrain.scoring.sinks`); then the parts are removed.
 
 Every step's output is a small frozen dataclass with `to_dict()` / `from_dict()`: XCom carries dicts.
 Nothing here imports Airflow.
@@ -277,6 +278,10 @@ class PredictJob:
             "batch_seconds": [s.seconds for s in ordered],
         }
         write_json(self.layout.predictions_meta(ds), meta)
+        if self.settings.predictions_url:  # before the parts go: a retry after a sink failure merges again
+            from retrain.scoring.sinks import write_day_to_table
+
+            write_day_to_table(self.settings.predictions_url, self.settings.predictions_table, ds, output)
         shutil.rmtree(self.layout.prediction_parts(ds), ignore_errors=True)
         log.info("wrote %s: %d rows scored by %s", output, rows, meta["model_uri"])
         return DayPredictions(str(output), rows, version)

@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from retrain.database import engine as database_engine
+from retrain.database import with_driver
 from retrain.records.ledger import file_lock
 from retrain.registry.refs import RegistryError
 from retrain.settings import POSTGRES_URL_SCHEMES
@@ -45,16 +47,7 @@ def lock_key(model_name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _with_driver(url: str) -> str:
-    """`url` with an installed driver: a bare `postgresql://` means psycopg 3 to SQLAlchemy 2.1, and
-    this project installs psycopg2 (as MLflow's server and Airflow use it)."""
-    scheme, sep, rest = url.partition("://")
-    if scheme in ("postgres", "postgresql"):
-        import importlib.util
-
-        driver = "psycopg" if importlib.util.find_spec("psycopg") else "psycopg2"
-        return f"postgresql+{driver}{sep}{rest}"
-    return url
+_with_driver = with_driver  # the older private name
 
 
 @contextlib.contextmanager
@@ -69,9 +62,8 @@ def advisory_lock(url: str, key: int, timeout_s: float = LOCK_TIMEOUT_S) -> Iter
         sqlalchemy.exc.OperationalError: When the database cannot be reached.
     """
     import sqlalchemy
-    from sqlalchemy.pool import NullPool
 
-    engine = sqlalchemy.create_engine(_with_driver(url), poolclass=NullPool)  # one session, closed with the block
+    engine = database_engine(url)  # one session, closed with the block
     try:
         with engine.connect() as connection:
             deadline = time.monotonic() + timeout_s

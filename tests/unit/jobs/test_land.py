@@ -61,14 +61,26 @@ def test_a_missing_day_folder_is_not_arrived_and_quarantines_nothing(retrain_env
     assert not job.layout.quarantine(DS).exists()
 
 
-def test_a_half_delivered_day_is_bad_data_and_its_file_is_copied_aside(retrain_env, tmp_path) -> None:
-    day = _day(tmp_path / "source", target=None)
+def test_a_day_whose_labels_have_not_arrived_lands_its_features_only(retrain_env, tmp_path) -> None:
+    _day(tmp_path / "source", target=None)
     job = _job(retrain_env, tmp_path / "source")
-    with pytest.raises(BadDataError, match=r"target\.csv.*missing.*quarantined to") as caught:
+    landed = job.run(DS)
+    assert landed.target is None and Path(landed.data).read_bytes() == DATA
+    assert job.layout.features_landed(DS) and not job.layout.day_landed(DS)
+    # the labels arrive: a rerun of the day lands them too
+    (tmp_path / "source" / DS / "target.csv").write_bytes(TARGET)
+    assert job.run(DS).target == str(job.layout.raw_target(DS))
+    assert job.layout.raw_days() == [DS]
+
+
+def test_a_day_without_features_is_bad_data_and_its_file_is_copied_aside(retrain_env, tmp_path) -> None:
+    day = _day(tmp_path / "source", data=None)
+    job = _job(retrain_env, tmp_path / "source")
+    with pytest.raises(BadDataError, match=r"no data\.csv or data\.parquet.*quarantined to") as caught:
         job.run(DS)
     quarantine = job.layout.quarantine(DS)
     assert str(quarantine) in str(caught.value)
-    assert (quarantine / "data.csv").read_bytes() == DATA and (day / "data.csv").is_file()
+    assert (quarantine / "target.csv").read_bytes() == TARGET and (day / "target.csv").is_file()
     assert not job.layout.raw(DS).exists()
 
 
