@@ -103,6 +103,10 @@ def demo() -> None:
     """
     os.environ.setdefault("RETRAIN_MIN_IMPROVEMENT", DEMO_MIN_IMPROVEMENT)
     settings = _settings()
+    _check_usable(settings)
+    from retrain.quiet import silence_known_warnings
+
+    silence_known_warnings()
     from retrain.airflow.demo import DemoError, reset_home
 
     try:
@@ -180,44 +184,87 @@ def run(
         str | None, typer.Option("--end", help="last day of a range", callback=lambda v: v and _check_date(v))
     ] = None,
     trigger: Annotated[str | None, typer.Option(help="record the retrain as schedule, drift or manual")] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="print Airflow's task logs and every warning here too")
+    ] = False,
 ) -> None:
     """Run one DAG for one logical date (--date), or for every day of a range (--start, --end), through
-    Airflow in this process; exit 1 if a run failed (a failed day of a range does not stop the others)."""
+    Airflow in this process; exit 1 if a run failed (a failed day of a range does not stop the others).
+
+    Prints the result and each failed task's error; Airflow's task logs go to
+    RETRAIN_HOME/logs/run-DAG-DATE.log (run-DAG.log for a range; the terminal with --verbose).
+    """
     days = _days(date, start, end)
     settings = _settings()
+    if dag_id == "retrain":  # the only DAG that builds the estimator (the others skip scikit-learn's import)
+        _check_usable(settings)
     _airflow(settings)
-    from retrain.airflow.runner import DagRunner, RunInProgressError
+    if not verbose:
+        from retrain.quiet import silence_known_warnings
+
+        silence_known_warnings()
+    conf = {"trigger": trigger} if trigger else None
+    if len(days) > 1 or start:
+        _run_range(settings, _runner(dag_id, err), dag_id, days, conf)
+        return
+    log_path = settings.home / "logs" / f"run-{dag_id}-{days[0]}.log"
+    if verbose:
+        result = _run_dag(dag_id, days[0], conf, err)
+    else:
+        from retrain.console import logs_to_file
+
+        with logs_to_file(log_path) as terminal:
+            result = _run_dag(dag_id, days[0], conf, terminal)
+    from retrain.report.console import print_run_result
+
+    print_run_result(console, result, None if verbose else log_path)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _runner(dag_id: str, errors: Console) -> Any:
+    """The DAGs parsed once; an unknown `dag_id` prints one line to `errors` and exits 2."""
+    from retrain.airflow.runner import DagRunner
     from retrain.ops.home import project_dags_folder
 
     runner = DagRunner(project_dags_folder(), Path(os.environ["AIRFLOW_HOME"]))
     try:
         runner.dag(dag_id)
     except KeyError as exc:
-        err.print(f"[red]error:[/red] {exc.args[0]}")
+        errors.print(f"[red]error:[/red] {exc.args[0]}")
         raise typer.Exit(2) from None
+    return runner
+
+
+def _run_dag(dag_id: str, ds: str, conf: dict[str, Any] | None, errors: Console) -> Any:
+    """Run `dag_id` for `ds`; a run in progress elsewhere or a stop prints one line to `errors` and exits."""
+    from retrain.airflow.runner import RunInProgressError
     from retrain.ops.signals import Stopped, exit_now
 
-    conf = {"trigger": trigger} if trigger else None
-    if len(days) > 1 or start:
-        _run_range(settings, runner, dag_id, days, conf)
-        return
+    runner = _runner(dag_id, errors)
     try:
-        result = runner.run(dag_id, days[0], conf)
+        return runner.run(dag_id, ds, conf)
     except Stopped as stop:
-        err.print(
-            f"[red]error:[/red] {stop}: the {dag_id} run of {days[0]} was marked failed; run it again to finish it"
-        )
+        errors.print(f"[red]error:[/red] {stop}: the {dag_id} run of {ds} was marked failed; run it again to finish")
         exit_now(stop.exit_code)
     except RunInProgressError as exc:
-        raise _refused(exc) from None
-    table = Table(title=f"{dag_id} {days[0]}: {result.state} in {result.seconds:.1f}s")
-    table.add_column("task")
-    table.add_column("state")
-    for task_id, state in sorted(result.tasks.items()):
-        table.add_row(task_id, _coloured(state))
-    console.print(table)
-    if not result.ok:
-        raise typer.Exit(1)
+        from rich.markup import escape
+
+        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _check_usable(settings: Settings) -> None:
+    """The settings that only a real import can check (the estimator and its parameters): exit 2."""
+    try:
+        from retrain.settings import check_usable
+
+        check_usable(settings)
+    except SettingsError as exc:
+        from rich.markup import escape
+
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _run_range(settings: Settings, runner: Any, dag_id: str, days: list[str], conf: dict[str, Any] | None) -> None:
@@ -456,9 +503,11 @@ def up() -> None:
 
 @app.command("settings")
 def show_settings() -> None:
-    """Print the effective settings (secrets masked)."""
+    """Print the effective settings and where they lead (secrets masked); exit 2 if one is unusable."""
     settings = _settings()
-    typer.echo(json.dumps(settings.public_dict(), indent=2, default=str))
+    _check_usable(settings)
+    data = {**settings.public_dict(), "effective": settings.effective_locations()}
+    typer.echo(json.dumps(data, indent=2, default=str))
 
 
 if __name__ == "__main__":

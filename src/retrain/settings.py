@@ -312,6 +312,16 @@ class Settings(BaseSettings):
                 data[name] = mask_url(data[name])
         return data
 
+    def effective_locations(self) -> dict[str, str]:
+        """Where this configuration reads and writes, after defaults (URL passwords masked)."""
+        from retrain.secrets import mask_url
+
+        return {
+            "mlflow_tracking_uri": mask_url(self.mlflow_tracking_uri),
+            "data_dir": str(self.data_dir),
+            "airflow_home": str(Path(os.environ.get("AIRFLOW_HOME") or self.airflow_home).absolute()),
+        }
+
 
 _ENV_NAMES: dict[str, str] = {}
 
@@ -376,3 +386,21 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                         break
             lines.append(f"{where}{given}: {error['msg']}")
         raise SettingsError("invalid setting: " + "; ".join(lines)) from None
+
+
+def check_usable(settings: Settings) -> None:
+    """The check that needs an import, done at start instead of after a task's retries.
+
+    `RETRAIN_ESTIMATOR` must import and build a classifier (a class, or a `module:function` factory
+    returning one) that accepts `RETRAIN_ESTIMATOR_PARAMS` (constructor and `get_params`; nothing is
+    fitted). (`RETRAIN_SOURCE` is checked when the settings load: see `_check_source`.)
+
+    Raises:
+        SettingsError: Naming the setting and what to change.
+    """
+    from retrain.model.train import EstimatorError, build_estimator
+
+    try:
+        build_estimator(settings.estimator, settings.estimator_params, settings.seed)
+    except EstimatorError as exc:
+        raise SettingsError(f"invalid setting: {exc}") from None

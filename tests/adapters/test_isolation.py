@@ -168,7 +168,7 @@ def test_docker_builds_the_container_task(docker_task, settings) -> None:  # typ
     op = docker_task
     assert isinstance(op, DockerOperator)
     assert op.image == "registry.example/retrain:1.2"
-    assert op.command == ["python", "-m", "retrain.airflow.isolation"]
+    assert op.command == ["python", "-m", "retrain.airflow.isolation_container"]
     assert op.retrieve_output is True
     # RETRAIN_HOME is mounted at the same path: every path in settings and XComs holds in the container
     assert [(m["Source"], m["Target"], m["Type"]) for m in op.mounts] == [(str(settings.home),) * 2 + ("bind",)]

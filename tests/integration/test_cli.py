@@ -69,10 +69,22 @@ def test_run_then_plain_airflow_dags_test_then_status(user_env: dict[str, str]) 
     assert entry["trigger"] == "manual"
 
 
-def test_failed_run_exits_non_zero(user_env: dict[str, str]) -> None:
+def test_failed_run_exits_non_zero_and_says_only_what_matters(user_env: dict[str, str]) -> None:
+    # when: a retrain runs for a day with no data (its sensor gives up after 1 s)
     result = run([str(BIN / "retrain"), "run", "retrain", "--date", "2025-12-20"], user_env)
+
+    # then: it fails, and the terminal shows the tasks' states, the failing task's error and the log path,
+    # not Airflow's logs nor library warnings
     assert result.returncode == 1
-    assert "failed" in result.stdout
+    out = result.stdout
+    log_path = Path(user_env["RETRAIN_HOME"]) / "logs" / "run-retrain-2025-12-20.log"
+    assert f"task logs: {log_path}" in " ".join(out.split()) or str(log_path) in out.replace("\n", "")
+    (error_line,) = [line for line in out.splitlines() if line.startswith("wait_for_data failed:")]
+    assert "2025-12-20" in error_line or "Timeout" in error_line or "timed out" in error_line, error_line
+    assert len(out.splitlines()) < 30, out
+    assert "[info" not in out and "Warning" not in out + result.stderr
+    # and: the task logs are in the file
+    assert "[DAG TEST] starting task_id=wait_for_data" in log_path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(

@@ -144,3 +144,47 @@ def test_sources_and_sinks_are_typed_and_their_passwords_masked(tmp_path: Path) 
         "sqlite:////srv/shop.db": "database",
     }
     assert {value: source_kind(value) for value in kinds} == kinds
+
+
+@pytest.mark.parametrize(
+    ("extra", "named", "why"),
+    [
+        ({"RETRAIN_ESTIMATOR": "sklearn.ensemble.HistGradientBoostingClasifier"}, "RETRAIN_ESTIMATOR", "no attribute"),
+        ({"RETRAIN_ESTIMATOR": "sklearn.linear_model.LinearRegression"}, "RETRAIN_ESTIMATOR", "classifier"),
+        ({"RETRAIN_ESTIMATOR_PARAMS": '{"max_iterations": 5}'}, "RETRAIN_ESTIMATOR_PARAMS", "max_iterations"),
+    ],
+)
+def test_check_usable_refuses_at_start_naming_the_setting(
+    tmp_path: Path, extra: dict[str, str], named: str, why: str
+) -> None:
+    from retrain.settings import check_usable
+
+    settings = load_settings({"RETRAIN_HOME": str(tmp_path), **extra})  # passes the shape checks
+    with pytest.raises(SettingsError, match=named) as caught:
+        check_usable(settings)
+    assert why in str(caught.value)
+
+
+def test_check_usable_accepts_a_good_estimator_and_its_params(tmp_path: Path) -> None:
+    from retrain.settings import check_usable
+
+    check_usable(
+        load_settings(
+            {
+                "RETRAIN_HOME": str(tmp_path),
+                "RETRAIN_ESTIMATOR": "sklearn.linear_model.LogisticRegression",
+                "RETRAIN_ESTIMATOR_PARAMS": '{"max_iter": 50}',
+            }
+        )
+    )
+
+
+def test_effective_locations_are_absolute_and_mask_passwords(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_HOME", raising=False)
+    settings = load_settings(
+        {"RETRAIN_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": "postgresql://u:pa55word@127.0.0.1/mlflow"}
+    )
+    where = settings.effective_locations()
+    assert "pa55word" not in where["mlflow_tracking_uri"] and "127.0.0.1/mlflow" in where["mlflow_tracking_uri"]
+    assert where["data_dir"] == str(tmp_path / "data")
+    assert where["airflow_home"] == str(tmp_path / "airflow")

@@ -81,8 +81,11 @@ def run_timeline(settings: Settings, console: Console, log_path: Path) -> DemoTi
         result = runner.run(dag_id, ds, conf)
         timeline.runs.append(result)
         if not result.ok:
+            from retrain.notify import first_line
+
+            errors = "".join(f"; {task}: {first_line(error)}" for task, error in sorted(result.errors.items()))
             raise DemoError(
-                f"DAG {dag_id} failed for {ds} (tasks: {', '.join(result.failed_tasks()) or '?'}); "
+                f"DAG {dag_id} failed for {ds} (tasks: {', '.join(result.failed_tasks()) or '?'}{errors}); "
                 f"the task logs are in {log_path}"
             )
         return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -20,11 +21,28 @@ def _interval(low: Any, high: Any) -> str:
     return "—" if low is None or high is None else f"[{low:+.4f}, {high:+.4f}]"
 
 
-def history_table(data: dict[str, Any]) -> Table:
-    table = Table(title=f"Retrains of {data['model_name']} (scores on the same fresh holdout)", show_lines=True)
-    for name in ("date", "trigger", "challenger", "champion", "gain interval", "threshold", "decision", "version"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("reasons", overflow="fold", ratio=1)
+def history_table(data: dict[str, Any], width: int = 200) -> Table:
+    """The decisions, one row each; at `width` under 120 columns the headers break and the score columns
+    wrap, so that every column, reasons included, fits (80 columns at least)."""
+    narrow = width < 120
+    table = Table(
+        title=f"Retrains of {data['model_name']} (scores on the same fresh holdout)",
+        show_lines=True,
+        padding=(0, 0) if narrow else (0, 1),
+    )
+    columns = (  # header (narrow header), widest value at 80 columns
+        ("date", "date", 10),
+        ("trigger", "trigger", 8),
+        ("challenger", "chal-\nlenger", 6),
+        ("champion", "cham-\npion", 6),
+        ("gain interval", "gain\ninterval", 9),
+        ("threshold", "thres-\nhold", 6),
+        ("decision", "deci-\nsion", 8),
+        ("version", "ver-\nsion", 4),
+    )
+    for name, short, most in columns:
+        table.add_column(short if narrow else name, overflow="fold", max_width=most if narrow else None)
+    table.add_column("reasons", overflow="fold")
     for row in data["history"]:
         decision = row["decision"]
         colour = {"deploy": "green", "skip": "yellow", "promote": "cyan", "rollback": "magenta"}.get(decision, "")
@@ -55,7 +73,25 @@ def print_status(console: Console, data: dict[str, Any], no_champion: str | None
         )
     else:
         console.print(f"[bold]champion[/bold]: none yet for {data['model_name']} (run the retrain DAG)")
-    console.print(history_table(data))
+    console.print(history_table(data, console.width))
+
+
+def print_run_result(console: Console, result: Any, log_path: Path | None) -> None:
+    """`retrain run`'s closing summary: each task's state, each failed task's error, where the logs are."""
+    from retrain.notify import first_line
+
+    table = Table(title=f"{result.dag_id} {result.ds}: {result.state} in {result.seconds:.1f}s")
+    table.add_column("task", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    colours = {"success": "green", "failed": "red", "upstream_failed": "red", "skipped": "yellow"}
+    for task_id, state in sorted(result.tasks.items()):
+        colour = colours.get(state, "")
+        table.add_row(task_id, f"[{colour}]{state}[/{colour}]" if colour else state)
+    console.print(table)
+    for task_id, error in sorted(result.errors.items()):  # one whole line each: the error that matters
+        console.print(f"[red]{task_id} failed:[/red] {escape(first_line(error))}", soft_wrap=True, highlight=False)
+    if log_path is not None:
+        console.print(f"task logs: {log_path}", soft_wrap=True, highlight=False)
 
 
 def print_demo_summary(console: Console, settings: Settings, timeline: Any) -> None:

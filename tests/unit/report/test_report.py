@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -244,3 +245,31 @@ def test_write_report_is_atomic(tmp_path: Path, report: str) -> None:
     assert path.read_text(encoding="utf-8") == report
     write_report(path, report)  # a rerun replaces the file, leaving no temporary file behind
     assert [p.name for p in path.parent.iterdir()] == ["report.html"]
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_status_table_keeps_every_column_at_80_columns(width: int) -> None:
+    from rich.console import Console
+
+    from retrain.report.console import print_status
+
+    row = {
+        "ds": "2025-12-20",
+        "trigger": "schedule",
+        "challenger_score": 0.91234,
+        "champion_score": 0.90123,
+        "ci_low": -0.0031,
+        "ci_high": 0.0152,
+        "threshold": 0.8,
+        "decision": "rollback",
+        "version": "12",
+        "reasons": ["gain interval includes 0 (not surely better)"],
+    }
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    print_status(console, {"model_name": "m", "champion": None, "history": [row]})
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width
+    flat = " ".join(text.split())
+    for word in ("reasons", "2025-12-20", "schedule", "rollback", "0.9123", "0.9012", "[-0.0031,", "+0.0152]", "12"):
+        assert word in flat
+    assert "surely" in flat and "better" in flat  # the reasons column is there, its text wrapped
