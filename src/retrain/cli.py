@@ -100,8 +100,14 @@ def demo() -> None:
     interval to reach 0.01: a gain worth a new model, as a team would ask. With the default 0.0 every
     demo retrain deploys, and rightly so: each is surely better (a longer window, then the drift), which
     the interval confirms on the demo's 7,000-row holdouts; the tasks read it from the environment.
+
+    The demo is automatic (`RETRAIN_APPROVAL=none`): a simulated timeline has nobody to approve its
+    deploys, and each retrain would wait `RETRAIN_APPROVAL_TIMEOUT` for one.
     """
     os.environ.setdefault("RETRAIN_MIN_IMPROVEMENT", DEMO_MIN_IMPROVEMENT)
+    if os.environ.get("RETRAIN_APPROVAL", "none") != "none":
+        err.print("[yellow]note:[/yellow] the demo runs without human approval (RETRAIN_APPROVAL=none)")
+    os.environ["RETRAIN_APPROVAL"] = "none"
     settings = _settings()
     _check_usable(settings)
     from retrain.quiet import silence_known_warnings

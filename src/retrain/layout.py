@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-CardPart = Literal["metrics", "params", "window", "decision", "model"]
+CardPart = Literal["metrics", "params", "window", "decision", "model", "approval"]
 """The files of a model card under models/{ds}/ (`{part}.json`)."""
 
 _DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     # "10 events per class" rule of thumb, Peduzzi et al. 1996).
     gate_min_rows: int = Field(50, ge=1, validation_alias=_env("RETRAIN_GATE_MIN_ROWS"))
     gate_min_class_rows: int = Field(10, ge=1, validation_alias=_env("RETRAIN_GATE_MIN_CLASS_ROWS"))
+    approval: Literal["none", "required"] = Field("none", validation_alias=_env("RETRAIN_APPROVAL"))
+    """`required`: a person approves each deploy the gate accepts, in Airflow (human-in-the-loop)."""
+    approval_timeout: int = Field(24 * 3600, ge=1, le=30 * 24 * 3600, validation_alias=_env("RETRAIN_APPROVAL_TIMEOUT"))
+    """Seconds an approval request waits for an answer; with none by then, the deploy is skipped."""
+    approvers: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias=_env("RETRAIN_APPROVERS"))
+    """Airflow user ids who may answer (comma separated); empty: any user allowed to edit the DAG."""
+    airflow_url: str | None = Field(None, validation_alias=_env("RETRAIN_AIRFLOW_URL"))
+    """The Airflow UI's address in messages; unset: Airflow's `[api] base_url`, else `retrain up`'s."""
     model_label: str | None = Field(None, validation_alias=_env("RETRAIN_MODEL_VERSION", "MODEL_VERSION"))
     """A free-text label for the deployed model (a release name), not the registry version."""
 
@@ -213,7 +221,7 @@ class Settings(BaseSettings):
                 raise ValueError("must be a JSON object such as '{\"max_iter\": 200}'")
         return value
 
-    @field_validator("notify_urls", mode="before")
+    @field_validator("notify_urls", "approvers", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -237,6 +245,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(POSTGRES_URL_SCHEMES):
             raise ValueError("must be a PostgreSQL URL such as postgresql://user@host:5432/mlflow")
         return value or None
+
+    @field_validator("airflow_url")
+    @classmethod
+    def _check_airflow_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the Airflow UI's http(s) address such as https://airflow.example.com")
+        return value.rstrip("/") if value else None
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -307,7 +322,16 @@ class Settings(BaseSettings):
 
         data["telegram_token"] = "**********" if self.telegram_token else None
         data["notify_urls"] = ["**********" for _ in self.notify_urls]
-        for name in ("mlflow_tracking_uri_override", "telegram_api_url", "lock_url", "source", "predictions_url"):
+        # every other URL setting
+        urls = (
+            "mlflow_tracking_uri_override",
+            "telegram_api_url",
+            "lock_url",
+            "source",
+            "predictions_url",
+            "airflow_url",
+        )
+        for name in urls:
             if data[name]:
                 data[name] = mask_url(data[name])
         return data

@@ -133,3 +133,31 @@ def test_dag_file_does_not_import_heavy_modules(dag_file: Path, airflow_home: Pa
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_approval_required_puts_a_human_between_the_gate_and_the_deploy(airflow_home: Path, tmp_path: Path) -> None:
+    """RETRAIN_APPROVAL=required adds `approve_deploy` (the default DAG above has none): the gate's
+    deploy goes through a person, whose "Reject" (or timeout) joins the gate's skip in `skip_deploy`."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.providers.standard.operators.hitl import HITLBranchOperator
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RETRAIN_HOME", str(tmp_path))
+        mp.setenv("RETRAIN_APPROVAL", "required")
+        mp.setenv("RETRAIN_APPROVAL_TIMEOUT", "600")
+        mp.setenv("RETRAIN_APPROVERS", "alice,bob")
+        dag = DagBag(dag_folder=str(DAGS_FOLDER / "retrain_dag.py")).dags["retrain"]
+
+    edges = {t.task_id: set(t.downstream_task_ids) for t in dag.tasks}
+    expected = dict(CONTRACT_EDGES["retrain"])
+    expected["evaluate_model"] = {*expected["evaluate_model"], "approve_deploy"}  # its question quotes the gate
+    expected["decide_deploy"] = {"approve_deploy", "skip_deploy"}
+    expected["approve_deploy"] = {"deploy_model", "skip_deploy"}
+    assert edges == expected
+    approve = dag.get_task("approve_deploy")
+    assert isinstance(approve, HITLBranchOperator)
+    assert approve.options_mapping == {"Approve": "deploy_model", "Reject": "skip_deploy"}
+    assert approve.defaults == ["Reject"]  # what the timeout answers
+    assert approve.response_timeout.total_seconds() == 600
+    assert approve.assigned_users == [{"id": "alice", "name": "alice"}, {"id": "bob", "name": "bob"}]
+    assert dag.get_task("skip_deploy").trigger_rule == "none_failed_min_one_success"

@@ -66,18 +66,22 @@ def evaluate_model(run: dict) -> dict:
         return _retrain_job().evaluate(_run(run)).to_dict()
 
 
-def decide_deploy(evaluated: dict) -> str:
-    """The branch: the gate's decision, as the task to follow."""
-    return "deploy_model" if evaluated["decision"]["deploy"] else "skip_deploy"
+def decide_deploy(evaluated: dict, deploy_task: str = "deploy_model") -> str:
+    """The branch: the gate's decision, as the task to follow (`approve_deploy` when a person must approve)."""
+    return deploy_task if evaluated["decision"]["deploy"] else "skip_deploy"
 
 
-def deploy_model(evaluated: dict) -> dict:
-    """Register, move `champion` by compare-and-swap, finish the card, record; a moved champion fails at once."""
+def deploy_model(evaluated: dict, approval: dict | None = None) -> dict:
+    """Register, move `champion` by compare-and-swap, finish the card, record; a moved champion fails at once.
+
+    `approval` is `approve_deploy`'s answer when a person was asked (recorded with the deploy).
+    """
+    from retrain.airflow.approval import approval_of
     from retrain.jobs.promote import PromotionJob
 
     settings, layout = settings_and_layout()
     with domain_errors():
-        return PromotionJob(settings, layout).deploy(_evaluated(evaluated)).to_dict()
+        return PromotionJob(settings, layout).deploy(_evaluated(evaluated), approval_of(approval)).to_dict()
 
 
 def notify_success(deployed: dict) -> dict:
@@ -88,7 +92,9 @@ def notify_success(deployed: dict) -> dict:
     return announce_deploy(settings, Deployed.from_dict(deployed))
 
 
-def skip_deploy(evaluated: dict) -> dict:
-    """Record the skip with its reasons; the champion stays."""
+def skip_deploy(evaluated: dict, approval: dict | None = None) -> dict:
+    """Record the skip with its reasons (and, when a person was asked, who rejected it, or the timeout)."""
+    from retrain.airflow.approval import approval_of
+
     with domain_errors():
-        return _retrain_job().skip(_evaluated(evaluated))
+        return _retrain_job().skip(_evaluated(evaluated), approval_of(approval))

@@ -23,6 +23,7 @@ import airflow  # noqa: E402
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.sdk import DAG  # noqa: E402
 
+from retrain.airflow.approval import resolve_timeouts  # noqa: E402
 from retrain.airflow.console_logs import collapse_idle_loop, redact_console_logs, task_errors  # noqa: E402
 from retrain.airflow.run_guard import RunInProgressError, exclusive_run  # noqa: E402
 from retrain.io import file_lock  # noqa: E402
@@ -113,8 +114,15 @@ class DagRunner:
         day = date.fromisoformat(ds) if isinstance(ds, str) else ds
         logical_date = datetime(day.year, day.month, day.day, tzinfo=UTC)
         started = time.monotonic()
-        with exclusive_run(self.airflow_home, dag_id, day, logical_date), task_errors() as errors:
-            dag_run = self.dag(dag_id).test(logical_date=logical_date, run_conf=conf)
+        dag = self.dag(dag_id)
+        # An approval (RETRAIN_APPROVAL=required) waits for an answer from the UI or the REST API of an
+        # api-server on this metadata database; its timeout needs the scheduler's sweep (none here).
+        with (
+            exclusive_run(self.airflow_home, dag_id, day, logical_date),
+            task_errors() as errors,
+            resolve_timeouts(dag),
+        ):
+            dag_run = dag.test(logical_date=logical_date, run_conf=conf)
         tasks: dict[str, str] = {}
         for ti in dag_run.get_task_instances():
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"

@@ -8,6 +8,10 @@ One job serves the three ways the champion moves, so they record and announce th
 - `promote` (`retrain promote VERSION`): move `champion` to VERSION, record it, announce it.
 - `rollback` (`retrain rollback [--to VERSION]`): move `champion` back, record it, announce it.
 
+With `RETRAIN_APPROVAL=required` a person approves the deploy first: `request_approval` tells the team
+(the Airflow adapter `retrain.airflow.approval` asks in Airflow and turns the answer into an
+`Approval`), and `deploy` records who approved.
+
 Every step is idempotent, so a rerun after a crash at any point finishes the move once: the registry
 returns the version already registered for a run, a promotion to the current champion changes
 nothing, and the ledger is checked before appending. Asking for something impossible (a version that
@@ -28,6 +32,7 @@ from retrain.errors import BadInputError, ConflictError
 
 if TYPE_CHECKING:
     from retrain.jobs.retrain import Evaluated
+    from retrain.jobs.retrain_run import Approval
     from retrain.layout import Layout
     from retrain.registry import Registry
     from retrain.settings import Settings
@@ -122,20 +127,33 @@ class PromotionJob:
 
     # -- the gate's deploy ---------------------------------------------------------------------------
 
-    def deploy(self, evaluated: Evaluated) -> Deployed:
+    def deploy(self, evaluated: Evaluated, approval: Approval | None = None) -> Deployed:
         """Register the challenger, move `champion` to it (compare-and-swap), finish the card, record it.
 
+        With `approval` (`RETRAIN_APPROVAL=required`), who approved, when and their comment are recorded
+        too: tags on the run and the new version, `approval.json` in the card, `approved_by` and
+        `approval` in the ledger entry.
+
         Raises:
+            BadInputError: `approval` is not an approval (a rejected or timed-out request never deploys).
             ConflictError: The champion is no longer the one the gate compared with (another deploy or a
                 manual promotion moved it): nothing moved, and the ledger records a skip saying
                 "deploy refused".
         """
         from retrain.records import card, ledger
         from retrain.registry import StaleChampionError
+        from retrain.registry.tracking import approval_tags
 
         run, decision, settings = evaluated.run, evaluated.decision, self.settings
         run_id = str(run.run_id)
-        version = self.registry.register(run_id, ds=run.ds, tags={"trigger": run.trigger}, label=settings.model_label)
+        tags: dict[str, str] = {"trigger": run.trigger}
+        if approval is not None:
+            if not approval.approved:
+                raise BadInputError(f"the deploy of {run.ds} was not approved ({approval.reason()}): nothing to deploy")
+            self.registry.record_approval(run_id, approval)
+            card.write_approval(self.layout, run.ds, approval)
+            tags.update(approval_tags(approval))
+        version = self.registry.register(run_id, ds=run.ds, tags=tags, label=settings.model_label)
         try:
             previous = self.registry.promote(
                 version,
@@ -153,6 +171,7 @@ class PromotionJob:
                     window=run.window,
                     label=settings.model_label,
                     refused=str(exc),
+                    approval=approval,
                 )
                 ledger.append(settings.ledger_path, entry)
             raise ConflictError(f"deploy of version {version} refused: {exc}") from exc
@@ -174,6 +193,7 @@ class PromotionJob:
                 run_id=run_id,
                 window=run.window,
                 label=settings.model_label,
+                approval=approval,
             )
             ledger.append(settings.ledger_path, entry)
         log.info("deployed %s version %s (previous champion %s)", settings.model_name, version, previous)
@@ -300,4 +320,50 @@ def announce_deploy(settings: Settings, deployed: Deployed) -> dict[str, Any]:
         log.info("this deploy message was already sent (a rerun of %s): not sending it twice", deployed.ds)
         return {"channels": [], "already_sent": True}
     results = send(settings, message, logger=log, outbox=outbox)
+    return {"channels": [{"channel": r.channel, "ok": r.ok, "attempts": r.attempts} for r in results]}
+
+
+def approval_request(settings: Settings, evaluated: Evaluated, *, url: str, deadline: str) -> Any:
+    """The message asking for approval of the challenger the gate accepted (`RETRAIN_APPROVAL=required`).
+
+    Args:
+        settings: For the model name, the threshold and the approvers (`RETRAIN_APPROVERS`).
+        evaluated: The evaluation: both scores and both intervals (challenger's score, gain over the champion).
+        url: Where to answer: the Airflow page of the approval task.
+        deadline: When the request times out (UTC, ISO 8601).
+
+    Returns:
+        A `retrain.notify.ApprovalRequestMessage`.
+    """
+    from retrain.notify import ApprovalRequestMessage
+
+    run, decision = evaluated.run, evaluated.decision
+    return ApprovalRequestMessage(
+        model_name=settings.model_name,
+        ds=run.ds,
+        trigger=run.trigger,
+        metric=decision.metric,
+        score=decision.challenger_score,
+        threshold=decision.threshold,
+        score_ci=(decision.challenger_ci_low, decision.challenger_ci_high),
+        champion_version=run.champion_version,
+        champion_score=decision.champion_score,
+        gain_ci=(decision.ci_low, decision.ci_high),
+        confidence=decision.confidence,
+        url=url,
+        deadline=deadline,
+        approvers=tuple(settings.approvers),
+    )
+
+
+def request_approval(settings: Settings, evaluated: Evaluated, *, url: str, deadline: str) -> dict[str, Any]:
+    """Send the approval request (`approval_request`) on every channel; a failing channel is reported, never raised.
+
+    Returns:
+        `{"channels": [{channel, ok, attempts}, ...]}`.
+    """
+    from retrain.notify import send
+
+    message = approval_request(settings, evaluated, url=url, deadline=deadline)
+    results = send(settings, message, logger=log, outbox=settings.outbox_path)
     return {"channels": [{"channel": r.channel, "ok": r.ok, "attempts": r.attempts} for r in results]}

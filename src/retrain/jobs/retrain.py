@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrain.jobs.retrain_run import Evaluated, HoldoutScores, RetrainRun
+from retrain.jobs.retrain_run import Approval, Evaluated, HoldoutScores, RetrainRun
 from retrain.model.gate import GateDecision, GatePolicy, decide_paired
 
 if TYPE_CHECKING:
@@ -341,11 +341,25 @@ class RetrainJob:
 
     # -- 6b. skip: the champion stays ----------------------------------------------------------------
 
-    def skip(self, evaluated: Evaluated) -> dict[str, Any]:
-        """Record the skip with its reasons in the ledger (once per date and run); the champion stays."""
-        from retrain.records import ledger
+    def skip(self, evaluated: Evaluated, approval: Approval | None = None) -> dict[str, Any]:
+        """Record the skip with its reasons in the ledger (once per date and run); the champion stays.
+
+        `approval` is the answer when a person was asked (`RETRAIN_APPROVAL=required`) and rejected the
+        deploy, or nobody answered in time: who, when and their comment (or the timeout) are recorded
+        in the ledger, as tags on the challenger's run and in the card's `approval.json`.
+
+        Raises:
+            BadInputError: `approval` approved the deploy: an approved deploy is never skipped here.
+        """
+        from retrain.errors import BadInputError
+        from retrain.records import card, ledger
 
         run, decision = evaluated.run, evaluated.decision
+        if approval is not None:
+            if approval.approved:
+                raise BadInputError(f"the deploy of {run.ds} was approved ({approval.reason()}): it is not a skip")
+            self.registry.record_approval(str(run.run_id), approval)
+            card.write_approval(self.layout, run.ds, approval)
         path = self.settings.ledger_path
         if ledger.find(path, ds=run.ds, run_id=run.run_id, decision="skip") is None:
             ledger.append(
@@ -358,7 +372,9 @@ class RetrainJob:
                     run_id=str(run.run_id),
                     window=run.window,
                     label=self.settings.model_label,
+                    approval=approval,
                 ),
             )
-        log.info("skipped deploy: %s", "; ".join(decision.reasons))
+        reasons = [*decision.reasons, *([approval.reason()] if approval is not None else [])]
+        log.info("skipped deploy: %s", "; ".join(reasons))
         return {"ds": run.ds, "decision": "skip"}

@@ -1,14 +1,14 @@
 """What the retrain steps hand each other: small, frozen, JSON-serialisable records (XCom carries `to_dict()`).
 
 `RetrainRun` grows step by step (`dataclasses.replace`); `Evaluated` is what the gate hands to the
-branch and to the deploy or skip.
+branch and to the deploy or skip; `Approval` is a person's answer when `RETRAIN_APPROVAL=required`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from retrain.model.gate import GateDecision
 
@@ -111,4 +111,68 @@ class Evaluated:
                 champion=metrics(scores["champion"]),
             ),
             decision=GateDecision.from_dict(data["decision"]),
+        )
+
+
+ApprovalOutcome = Literal["approved", "rejected", "timed_out"]
+"""What became of a request for approval (`RETRAIN_APPROVAL=required`)."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A person's answer to "deploy this challenger?", or the timeout that answered for nobody.
+
+    Built by the Airflow adapter from the human-in-the-loop response (`retrain.airflow.approval`);
+    the deploy and the skip record it in the ledger, on the MLflow run (and version) and in the card.
+
+    Attributes:
+        outcome: approved, rejected or timed_out.
+        by: The Airflow user who answered (their user name); None when the request timed out.
+        at: When it was answered or timed out (UTC, ISO 8601).
+        comment: What they wrote with the answer (None when empty).
+        timeout_seconds: How long the request waited at most (`RETRAIN_APPROVAL_TIMEOUT`).
+    """
+
+    outcome: ApprovalOutcome
+    by: str | None
+    at: str
+    comment: str | None = None
+    timeout_seconds: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in get_args(ApprovalOutcome):
+            raise ValueError(f"approval outcome must be one of {get_args(ApprovalOutcome)}, not {self.outcome!r}")
+        if self.outcome != "timed_out" and not self.by:
+            raise ValueError(f"an approval {self.outcome} by nobody: a person's answer names the person")
+
+    @property
+    def approved(self) -> bool:
+        return self.outcome == "approved"
+
+    @property
+    def approved_by(self) -> str | None:
+        """The approver, the field `retrain status` shows (None unless approved)."""
+        return self.by if self.approved else None
+
+    def reason(self) -> str:
+        """One sentence for the reasons: who decided, when, and their comment (or the timeout)."""
+        said = f": {self.comment!r}" if self.comment else ""
+        if self.outcome == "timed_out":
+            waited = f" within {self.timeout_seconds} s" if self.timeout_seconds else ""
+            return f"approval timed out at {self.at}: nobody answered{waited}, so no deploy"
+        return f"{self.outcome} by {self.by} at {self.at}{said}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (XCom, ledger, card); `from_dict` reads it back."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Approval:
+        timeout = data.get("timeout_seconds")
+        return cls(
+            outcome=data["outcome"],
+            by=data.get("by") or None,
+            at=str(data["at"]),
+            comment=data.get("comment") or None,
+            timeout_seconds=None if timeout is None else int(timeout),
         )

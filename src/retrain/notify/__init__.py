@@ -6,6 +6,7 @@ call time by its callers (the fault suite patches `retrain.notify:send`).
 
 from retrain.notify.channels import BACKOFF_BASE, MAX_DELAY, TELEGRAM_MAX_CHARS, ChannelResult, send
 from retrain.notify.messages import (
+    ApprovalRequestMessage,
     DeployMessage,
     DriftMessage,
     FailureAlert,
@@ -21,6 +22,7 @@ __all__ = [
     "BACKOFF_BASE",
     "MAX_DELAY",
     "TELEGRAM_MAX_CHARS",
+    "ApprovalRequestMessage",
     "ChannelResult",
     "DeployMessage",
     "DriftMessage",

@@ -1,4 +1,5 @@
-"""What the team reads: deploy messages, failure alerts, drift alerts and manual changes, each built once.
+"""What the team reads: deploy messages, approval requests, failure alerts, drift alerts and manual
+changes, each built once.
 
 A message is a list of lines, each line a list of `Part`s. A part is either fixed (numbers, ids, the
 `deploy_status=` line: what the message is for) or free text (a label, a model name, a reason, an
@@ -142,6 +143,64 @@ class DeployMessage(_Text):
             [Part(f"{self.metric}={self.score:.4f} threshold={self.threshold:.4f}")],
             previous,
             [Part("deploy_status=success")],
+        ]
+
+
+def _ci(low: float | None, high: float | None, signed: bool = False) -> str:
+    spec = "+.4f" if signed else ".4f"
+    return "" if low is None or high is None else f"[{low:{spec}}, {high:{spec}}]"
+
+
+@dataclass(frozen=True)
+class ApprovalRequestMessage(_Text):
+    """What the team reads when a challenger the gate accepted awaits a person's approval.
+
+    The challenger's score with its interval, the champion's score and the interval of the gain over
+    it (the numbers a person decides on), where to answer (the Airflow page of the approval task),
+    until when, and who may answer. The model name, the URL and the approvers are the free text.
+    """
+
+    model_name: str
+    ds: str
+    trigger: str
+    metric: str
+    score: float
+    threshold: float
+    score_ci: tuple[float | None, float | None]  # the challenger's own score's interval
+    champion_version: str | None
+    champion_score: float | None
+    gain_ci: tuple[float | None, float | None]  # the interval of challenger − champion
+    confidence: float | None  # of both intervals, e.g. 0.95
+    url: str
+    deadline: str  # UTC, ISO 8601: no answer by then skips the deploy
+    approvers: Sequence[str] = ()
+
+    def lines(self) -> Lines:
+        level = f"{self.confidence:.0%} CI " if self.confidence is not None else "CI "
+        score_ci = _ci(*self.score_ci)
+        score = f"{self.metric}={self.score:.4f}" + (f" ({level}{score_ci})" if score_ci else "")
+        if self.champion_score is None:
+            champion = [Part("champion: none yet")]
+        else:
+            gain = self.score - self.champion_score
+            gain_ci = _ci(*self.gain_ci, signed=True)
+            champion = [
+                Part(
+                    f"champion: version {self.champion_version} {self.metric}={self.champion_score:.4f}; "
+                    f"gain {gain:+.4f}" + (f", {level}{gain_ci}" if gain_ci else "")
+                )
+            ]
+        who = [Part(" by "), Part(", ".join(self.approvers), free=True)] if self.approvers else []
+        return [
+            [
+                Part(self.model_name, free=True),
+                Part(f": the challenger of {self.ds} (trigger={self.trigger}) passed the gate and awaits approval"),
+            ],
+            [Part(f"{score} threshold={self.threshold:.4f}")],
+            champion,
+            [Part("approve or reject: "), Part(self.url, free=True)],
+            [Part("answer"), *who, Part(f" before {self.deadline}; without an answer the deploy is skipped")],
+            [Part("deploy_status=awaiting_approval")],
         ]
 
 

@@ -1,7 +1,8 @@
 """The model card under models/{ds}/: what was trained, on which window, how it scored, what the gate said.
 
 A reader (or an auditor) finds every retrain's facts as plain JSON files next to the data, without
-needing MLflow: metrics.json, params.json, window.json, decision.json, and model.json once deployed.
+needing MLflow: metrics.json, params.json, window.json, decision.json, approval.json when a person was
+asked (`RETRAIN_APPROVAL=required`), and model.json once deployed.
 The file names come from `Layout.card_file`.
 """
 
@@ -13,6 +14,7 @@ from retrain.io import write_json
 
 if TYPE_CHECKING:
     from retrain.jobs.retrain import HoldoutScores, RetrainRun
+    from retrain.jobs.retrain_run import Approval
     from retrain.layout import Layout
     from retrain.model.gate import GateDecision
     from retrain.settings import Settings
@@ -78,3 +80,10 @@ def write_model_ref(
     }
     write_json(layout.card_file(ds, "model"), ref)
     return ref
+
+
+def write_approval(layout: Layout, ds: str, approval: Approval) -> dict[str, Any]:
+    """approval.json: the person's answer to the deploy of `ds` (outcome, by, at, comment, timeout)."""
+    data = approval.to_dict()
+    write_json(layout.card_file(ds, "approval"), data)
+    return data

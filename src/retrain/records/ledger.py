@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from retrain.drift import DayDrift, TriggerDecision
+    from retrain.jobs.retrain_run import Approval
     from retrain.model.gate import GateDecision
 
 from retrain.io import append_jsonl, read_jsonl
@@ -122,6 +123,7 @@ def find(path: Path, **match: Any) -> dict[str, Any] | None:
 
 
 def _gate_entry(
+    kind: Literal["deploy", "skip"],
     decision: GateDecision,
     *,
     ds: str,
@@ -132,11 +134,13 @@ def _gate_entry(
     window: Sequence[str],
     label: str | None,
     extra_reasons: Sequence[str] = (),
+    approval: Approval | None = None,
 ) -> dict[str, Any]:
     days = sorted(window)
+    approval_reasons = [approval.reason()] if approval is not None else []
     return {
         "ds": ds,
-        "decision": decision.decision if not extra_reasons else "skip",
+        "decision": kind,
         "trigger": trigger,
         "metric": decision.metric,
         "challenger_score": decision.challenger_score,
@@ -146,15 +150,18 @@ def _gate_entry(
         "min_improvement": decision.min_improvement,
         "version": version,
         "label": label,
-        "reasons": [*decision.reasons, *extra_reasons],
+        "reasons": [*decision.reasons, *approval_reasons, *extra_reasons],
         # The paired bootstrap interval of challenger − champion (None: point rule or no champion) and
-        # of the challenger's own score; approved_by stays None until a person approves (RETRAIN_APPROVAL).
+        # of the challenger's own score.
         "gate_method": decision.method,
         "ci_low": decision.ci_low,
         "ci_high": decision.ci_high,
         "challenger_ci_low": decision.challenger_ci_low,
         "challenger_ci_high": decision.challenger_ci_high,
-        "approved_by": None,
+        # With RETRAIN_APPROVAL=required: who approved (None otherwise), and the whole answer (outcome,
+        # by, at, comment); None when no person was asked.
+        "approved_by": approval.approved_by if approval is not None else None,
+        "approval": approval.to_dict() if approval is not None else None,
         "run_id": run_id,
         "window": [days[0], days[-1]] if days else [],
     }
@@ -170,6 +177,7 @@ def deploy_entry(
     run_id: str,
     window: Sequence[str],
     label: str | None = None,
+    approval: Approval | None = None,
 ) -> dict[str, Any]:
     """A gate decision that deployed `version`: scores, threshold, reasons, run and window (first, last day).
 
@@ -182,10 +190,14 @@ def deploy_entry(
         run_id: The challenger's MLflow run.
         window: The training window's days (recorded as its first and last day).
         label: The free-text model label (`RETRAIN_MODEL_VERSION`), when set.
+        approval: The person's approval, when one was required (`approved_by` and `approval` record it).
     """
     if not decision.deploy:
         raise ValueError("deploy_entry records a decision to deploy; use skip_entry for a skip")
+    if approval is not None and not approval.approved:
+        raise ValueError(f"deploy_entry records an approved deploy; an approval {approval.outcome} is a skip")
     return _gate_entry(
+        "deploy",
         decision,
         ds=ds,
         trigger=trigger,
@@ -194,6 +206,7 @@ def deploy_entry(
         run_id=run_id,
         window=window,
         label=label,
+        approval=approval,
     )
 
 
@@ -207,16 +220,23 @@ def skip_entry(
     window: Sequence[str],
     label: str | None = None,
     refused: str | None = None,
+    approval: Approval | None = None,
 ) -> dict[str, Any]:
-    """A retrain that did not deploy: the gate said skip, or (`refused`) the promotion was refused.
+    """A retrain that did not deploy: the gate said skip, a person rejected it or nobody answered in
+    time (`approval`), or (`refused`) the promotion was refused.
 
     `refused` is the reason a deploy the gate accepted did not happen (the champion moved since the
-    comparison); it is added to the gate's reasons as `deploy refused: ...`. Fields as `deploy_entry`,
-    with `version` None.
+    comparison); it is added to the gate's reasons as `deploy refused: ...`. An approval's reason (who,
+    when, their comment, or the timeout) is added too. Fields as `deploy_entry`, with `version` None.
     """
-    if decision.deploy and refused is None:
-        raise ValueError("skip_entry records a skip; a deploy the gate accepted needs the `refused` reason")
+    not_approved = approval is not None and not approval.approved
+    if decision.deploy and refused is None and not not_approved:
+        raise ValueError(
+            "skip_entry records a skip; a deploy the gate accepted needs the `refused` reason or a "
+            "rejected / timed-out approval"
+        )
     return _gate_entry(
+        "skip",
         decision,
         ds=ds,
         trigger=trigger,
@@ -226,6 +246,7 @@ def skip_entry(
         window=window,
         label=label,
         extra_reasons=[f"deploy refused: {refused}"] if refused else [],
+        approval=approval,
     )
 
 

@@ -28,6 +28,7 @@ HISTORY_FIELDS = (
     "ci_low",
     "ci_high",
     "approved_by",
+    "approval",
 )
 HISTORY_DECISIONS = frozenset({"deploy", "skip", "promote", "rollback"})
 
@@ -49,6 +50,9 @@ def _history_row(entry: dict[str, Any]) -> dict[str, Any]:
     row["ci_low"] = _float_or_none(row["ci_low"])  # entries written before the interval gate have none
     row["ci_high"] = _float_or_none(row["ci_high"])
     row["version"] = None if row["version"] is None else str(row["version"])
+    # RETRAIN_APPROVAL=required: the person's answer {outcome, by, at, comment}; None when nobody was asked.
+    approval = row["approval"] if isinstance(row["approval"], dict) else None
+    row["approval"] = None if approval is None else {k: approval.get(k) for k in ("outcome", "by", "at", "comment")}
     row["reasons"] = [str(r) for r in (row["reasons"] or [])]
     return row
 

@@ -25,7 +25,24 @@ from retrain.registry.refs import MODEL_ARTIFACT, SHA_TAG
 from retrain.registry.store import MlflowStore, param_value, quote
 
 if TYPE_CHECKING:
+    from retrain.jobs.retrain_run import Approval
     from retrain.model.gate import GateDecision
+
+
+def approval_tags(approval: Approval) -> dict[str, str]:
+    """The MLflow tags of a person's answer (on the challenger's run, and on the version it approved).
+
+    `approval.outcome` (approved / rejected / timed_out), `approval.by` (absent on a timeout),
+    `approval.at` (UTC, ISO 8601), `approval.comment` (absent when empty), and `approved_by` on an approval.
+    """
+    tags = {
+        "approval.outcome": approval.outcome,
+        "approval.by": approval.by,
+        "approval.at": approval.at,
+        "approval.comment": approval.comment[:5000] if approval.comment else None,
+        "approved_by": approval.approved_by,
+    }
+    return {k: v for k, v in tags.items() if v}
 
 
 class Tracking(MlflowStore):
@@ -184,6 +201,13 @@ class Tracking(MlflowStore):
         for key, value in tags.items():
             client.set_tag(run_id, key, value)
         client.log_dict(run_id, {**decision.to_dict(), "champion_version": champion_version}, "gate_decision.json")
+
+    def record_approval(self, run_id: str, approval: Approval) -> None:
+        """Tag the challenger's run with the person's answer (`approval_tags`) and log `approval.json`."""
+        client = self.client
+        for key, value in approval_tags(approval).items():
+            client.set_tag(run_id, key, value)
+        client.log_dict(run_id, approval.to_dict(), "approval.json")
 
     # -- registry ---------------------------------------------------------------------------------
 

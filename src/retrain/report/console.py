@@ -21,16 +21,27 @@ def _interval(low: Any, high: Any) -> str:
     return "—" if low is None or high is None else f"[{low:+.4f}, {high:+.4f}]"
 
 
+def _approval(approval: dict[str, Any] | None) -> str:
+    """A person's answer in a few characters: `alice: approved`, `bob: rejected`, `timed out`, or —."""
+    if not approval:
+        return "—"
+    if approval.get("outcome") == "timed_out":
+        return "timed out"
+    return f"{escape(str(approval.get('by')))}: {approval.get('outcome')}"
+
+
 def history_table(data: dict[str, Any], width: int = 200) -> Table:
     """The decisions, one row each; at `width` under 120 columns the headers break and the score columns
-    wrap, so that every column, reasons included, fits (80 columns at least)."""
+    wrap, so that every column, reasons included, fits (80 columns at least). An `approval` column
+    appears once a person has been asked (`RETRAIN_APPROVAL=required`)."""
     narrow = width < 120
     table = Table(
         title=f"Retrains of {data['model_name']} (scores on the same fresh holdout)",
         show_lines=True,
         padding=(0, 0) if narrow else (0, 1),
     )
-    columns = (  # header (narrow header), widest value at 80 columns
+    approvals = any(row.get("approval") for row in data["history"])
+    columns = [  # header (narrow header), widest value at 80 columns
         ("date", "date", 10),
         ("trigger", "trigger", 8),
         ("challenger", "chal-\nlenger", 6),
@@ -39,14 +50,15 @@ def history_table(data: dict[str, Any], width: int = 200) -> Table:
         ("threshold", "thres-\nhold", 6),
         ("decision", "deci-\nsion", 8),
         ("version", "ver-\nsion", 4),
-    )
+        *([("approval", "appro-\nval", 8)] if approvals else []),
+    ]
     for name, short, most in columns:
         table.add_column(short if narrow else name, overflow="fold", max_width=most if narrow else None)
     table.add_column("reasons", overflow="fold")
     for row in data["history"]:
         decision = row["decision"]
         colour = {"deploy": "green", "skip": "yellow", "promote": "cyan", "rollback": "magenta"}.get(decision, "")
-        table.add_row(
+        cells = [
             row.get("ds") or "—",
             row.get("trigger") or "—",
             _fmt(row.get("challenger_score")),
@@ -55,8 +67,10 @@ def history_table(data: dict[str, Any], width: int = 200) -> Table:
             _fmt(row.get("threshold")),
             f"[{colour}]{decision}[/{colour}]",
             row.get("version") or "—",
-            "; ".join(row.get("reasons") or []),
-        )
+        ]
+        if approvals:
+            cells.append(_approval(row.get("approval")))
+        table.add_row(*cells, escape("; ".join(row.get("reasons") or [])))
     return table
 
 

@@ -201,3 +201,29 @@ def test_manual_entries_say_who_moved_the_champion() -> None:
 
 def test_trigger_is_one_typed_value() -> None:
     assert ledger.TRIGGERS == ("schedule", "drift", "performance", "manual")
+
+
+def test_approval_entries_record_who_when_and_why_and_refuse_contradictions() -> None:
+    from retrain.jobs.retrain_run import Approval
+
+    gate = decide(0.9, None, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    common = {"ds": "2025-12-08", "trigger": "schedule", "champion_version": None, "run_id": "r1", "window": ["d"]}
+    approved = Approval("approved", "alice", "2025-12-08T10:00:00+00:00", "ok")
+    rejected = Approval("rejected", "bob", "2025-12-08T10:00:00+00:00", None)
+
+    deployed = ledger.deploy_entry(gate, version="3", approval=approved, **common)
+    skipped = ledger.skip_entry(gate, approval=rejected, **common)
+
+    assert (deployed["decision"], deployed["approved_by"], deployed["approval"]) == (
+        "deploy",
+        "alice",
+        approved.to_dict(),
+    )
+    assert deployed["reasons"][-1] == "approved by alice at 2025-12-08T10:00:00+00:00: 'ok'"
+    assert (skipped["decision"], skipped["approved_by"], skipped["approval"]["by"]) == ("skip", None, "bob")
+    assert skipped["reasons"][-1] == "rejected by bob at 2025-12-08T10:00:00+00:00"
+    with pytest.raises(ValueError, match="approval rejected is a skip"):
+        ledger.deploy_entry(gate, version="3", approval=rejected, **common)
+    with pytest.raises(ValueError, match="rejected / timed-out approval"):
+        ledger.skip_entry(gate, approval=approved, **common)
+    assert ledger.skip_entry(gate, approval=approved, refused="champion moved", **common)["approved_by"] == "alice"

@@ -26,6 +26,7 @@ HISTORY_KEYS = {
     "ci_low",
     "ci_high",
     "approved_by",
+    "approval",
 }
 
 
@@ -102,6 +103,7 @@ def test_status_shape_with_champion_and_history(settings: Settings) -> None:
         "ci_low": None,
         "ci_high": None,
         "approved_by": None,
+        "approval": None,
     }
     assert skip["champion_score"] == 0.91
     assert skip["version"] is None
@@ -109,3 +111,34 @@ def test_status_shape_with_champion_and_history(settings: Settings) -> None:
     assert promote["trigger"] == "manual"
     assert [d["ds"] for d in status["drift_events"]] == ["2025-12-14"]
     assert status["drift_events"][0]["reasons"] == ["psi 0.4"]
+
+
+def test_history_shows_who_approved_rejected_or_let_it_time_out(settings: Settings) -> None:
+    from retrain.jobs.retrain_run import Approval
+
+    # given: three deploys the gate accepted, then approved, rejected, and left unanswered
+    path = settings.ledger_path
+    gate = decide(0.91, None, threshold=0.8, min_improvement=0.0, metric="roc_auc")
+    common = {"trigger": "schedule", "champion_version": None, "window": ["2025-12-01"]}
+    approved = Approval("approved", "alice", "2025-12-08T10:00:00+00:00", "numbers look right")
+    rejected = Approval("rejected", "bob", "2025-12-15T10:00:00+00:00", "wait for the holiday data")
+    timed_out = Approval("timed_out", None, "2025-12-23T10:00:00+00:00", None, timeout_seconds=3600)
+    ledger.append(
+        path, ledger.deploy_entry(gate, ds="2025-12-08", version="1", run_id="r1", approval=approved, **common)
+    )
+    ledger.append(path, ledger.skip_entry(gate, ds="2025-12-15", run_id="r2", approval=rejected, **common))
+    ledger.append(path, ledger.skip_entry(gate, ds="2025-12-22", run_id="r3", approval=timed_out, **common))
+
+    # when
+    history = build_status(settings)["history"]
+
+    # then: who decided, when and why, and approved_by only for the approval
+    assert [h["decision"] for h in history] == ["deploy", "skip", "skip"]
+    assert [h["approved_by"] for h in history] == ["alice", None, None]
+    assert [h["approval"] for h in history] == [
+        {"outcome": "approved", "by": "alice", "at": "2025-12-08T10:00:00+00:00", "comment": "numbers look right"},
+        {"outcome": "rejected", "by": "bob", "at": "2025-12-15T10:00:00+00:00", "comment": "wait for the holiday data"},
+        {"outcome": "timed_out", "by": None, "at": "2025-12-23T10:00:00+00:00", "comment": None},
+    ]
+    assert history[1]["reasons"][-1] == "rejected by bob at 2025-12-15T10:00:00+00:00: 'wait for the holiday data'"
+    assert "nobody answered within 3600 s" in history[2]["reasons"][-1]

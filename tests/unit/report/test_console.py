@@ -1,0 +1,33 @@
+"""`retrain status` as a table: the approval column appears once a person has been asked."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from retrain.report.console import history_table
+
+
+def _render(history: list[dict]) -> str:
+    console = Console(width=250, record=True)
+    console.print(history_table({"model_name": "m", "history": history}))
+    return console.export_text()
+
+
+def _row(decision: str, approval: dict | None) -> dict:
+    return {"ds": "2025-12-08", "trigger": "schedule", "challenger_score": 0.9, "champion_score": None,
+            "threshold": 0.8, "decision": decision, "version": None, "ci_low": None, "ci_high": None,
+            "reasons": ["r [bold]x[/bold]"], "approved_by": None, "approval": approval}  # fmt: skip
+
+
+def test_approval_column_only_when_someone_was_asked() -> None:
+    assert "approval" not in _render([_row("skip", None)])
+    text = _render(
+        [
+            _row("skip", {"outcome": "rejected", "by": "bob", "at": "t", "comment": None}),
+            _row("skip", {"outcome": "timed_out", "by": None, "at": "t", "comment": None}),
+            _row("deploy", {"outcome": "approved", "by": "alice", "at": "t", "comment": "ok"}),
+        ]
+    )
+    assert "approval" in text
+    assert "bob: rejected" in text and "timed out" in text and "alice: approved" in text
+    assert "r [bold]x[/bold]" in text  # a comment's markup is shown, not interpreted
