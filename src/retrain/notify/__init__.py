@@ -12,6 +12,7 @@ from retrain.notify.messages import (
     ManualChangeMessage,
     Message,
     Part,
+    PerformanceMessage,
     first_line,
     render,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "ManualChangeMessage",
     "Message",
     "Part",
+    "PerformanceMessage",
     "already_sent",
     "first_line",
     "read_outbox",
