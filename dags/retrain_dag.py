@@ -1,8 +1,11 @@
 """
 ### retrain
 
-Weekly (and on demand or on drift): train a challenger on the last `RETRAIN_WINDOW_DAYS` days,
-score it **and the current champion on the same fresh holdout**, and let the gate decide.
+Weekly (and on demand, on drift, on a drop of the realised metric): train a challenger on the last
+`RETRAIN_WINDOW_DAYS` labelled days (days whose labels have not arrived are left out), score it
+**and the current champion on the same fresh holdout**, and let the gate decide. A window with no
+labelled day newer than the champion's ends at once in `prepare_data`, recorded as a skip ("no new
+labelled data since version N"), before any training.
 
 `deploy_model` registers the version in MLflow and moves the `champion` alias (compare-and-swap;
 the previous champion is kept and tagged), `notify_success` tells the team. `skip_deploy` records
@@ -32,7 +35,7 @@ from retrain.airflow.isolation import isolated
 
 @dag(dag_id="retrain", schedule="@weekly", max_active_runs=1, doc_md=__doc__, **defaults.dag_kwargs(tags=["training"]))
 def retrain() -> None:
-    wait_for_data = task.sensor(task_id="wait_for_data", **defaults.sensor_kwargs())(t.data_has_landed)()
+    wait_for_data = defaults.wait_for("wait_for_data", "features")
     prepared = task(task_id="prepare_data")(t.prepare_data)()
     validated = task(task_id="validate_data")(t.validate_data)(prepared)
     split = task(task_id="split_data")(t.split_data)(validated)

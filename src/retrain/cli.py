@@ -17,6 +17,7 @@ from rich.table import Table
 from retrain.settings import Settings, SettingsError, load_settings
 
 DEMO_MIN_IMPROVEMENT = "0.01"
+DEMO_LABEL_DELAY_DAYS = "3"
 
 
 class _RedactedErrors(typer.Typer):
@@ -102,9 +103,11 @@ def demo() -> None:
     the interval confirms on the demo's 7,000-row holdouts; the tasks read it from the environment.
 
     The demo is automatic (`RETRAIN_APPROVAL=none`): a simulated timeline has nobody to approve its
-    deploys, and each retrain would wait `RETRAIN_APPROVAL_TIMEOUT` for one.
+    deploys, and each retrain would wait `RETRAIN_APPROVAL_TIMEOUT` for one. Unless
+    RETRAIN_LABEL_DELAY_DAYS is set, labels land 3 days after their features, as in production.
     """
     os.environ.setdefault("RETRAIN_MIN_IMPROVEMENT", DEMO_MIN_IMPROVEMENT)
+    os.environ.setdefault("RETRAIN_LABEL_DELAY_DAYS", DEMO_LABEL_DELAY_DAYS)
     if os.environ.get("RETRAIN_APPROVAL", "none") != "none":
         err.print("[yellow]note:[/yellow] the demo runs without human approval (RETRAIN_APPROVAL=none)")
     os.environ["RETRAIN_APPROVAL"] = "none"
@@ -125,7 +128,8 @@ def demo() -> None:
     console.print(
         f"[bold]retrain demo[/bold]: {settings.demo_days} days from {settings.demo_start}, "
         f"drift from {settings.drift_start} (strength {settings.drift_strength}), "
-        f"{settings.rows_per_day} rows/day; gate: {settings.metric} ≥ {settings.metric_threshold}, "
+        f"{settings.rows_per_day} rows/day, labels {settings.label_delay_days} days later; "
+        f"gate: {settings.metric} ≥ {settings.metric_threshold}, "
         + (
             f"{settings.gate_confidence:.0%} interval of the gain ≥ {settings.min_improvement} and > 0"
             if settings.gate_method == "bootstrap"
@@ -179,7 +183,9 @@ def _coloured(state: str) -> str:
 
 @app.command()
 def run(
-    dag_id: Annotated[str, typer.Argument(help="generate_data, retrain, batch_predict or monitor_drift")],
+    dag_id: Annotated[
+        str, typer.Argument(help="generate_data, retrain, batch_predict, monitor_drift or monitor_performance")
+    ],
     date: Annotated[
         str | None, typer.Option("--date", help="logical date, YYYY-MM-DD", callback=lambda v: v and _check_date(v))
     ] = None,

@@ -42,6 +42,14 @@ class ConflictError(RetrainError):
     """
 
 
+class NothingToDo(RetrainError):
+    """Not a failure: the step found nothing to do (e.g. no new labelled data since the champion trained).
+
+    The decision is recorded before it is raised; the run ends at once as skipped (Airflow: the task
+    and everything after it are skipped, the run succeeds).
+    """
+
+
 class TransientError(RetrainError):
     """A passing failure (network, a locked database, a server error): worth a retry."""
 

@@ -107,13 +107,32 @@ class Layout:
         return self.root / "quarantine" / check_ds(ds)
 
     def raw_days(self, until: str | None = None) -> list[str]:
-        """Days that have landed (both files present), oldest first, up to and including `until`."""
+        """Labelled days: both files in raw/ (what training needs), oldest first, up to and including `until`."""
+        return [d for d in self.feature_days(until) if self.raw_target(d).is_file()]
+
+    def labelled_days(self, until: str | None = None) -> list[str]:
+        """The days whose labels have landed (the same as `raw_days`, named for what it means)."""
+        return self.raw_days(until)
+
+    def feature_days(self, until: str | None = None) -> list[str]:
+        """Days whose features have landed (labels or not), oldest first, up to and including `until`."""
         base = self.root / "raw"
         if not base.is_dir():
             return []
-        days = sorted(
-            p.name
-            for p in base.iterdir()
-            if _DS.match(p.name) and (p / "data.csv").is_file() and (p / "target.csv").is_file()
-        )
+        days = sorted(p.name for p in base.iterdir() if _DS.match(p.name) and (p / "data.csv").is_file())
         return [d for d in days if until is None or d <= until]
+
+    def quarantine_reason(self, ds: str) -> str | None:
+        """The reason the day was last quarantined (its latest `reason.txt`), or None if it never was."""
+        folder = self.quarantine(ds)
+        reasons = [folder / "reason.txt", *sorted(folder.glob("attempt-*/reason.txt"), key=_attempt)]
+        found = [r for r in reasons if r.is_file()]
+        if not found:
+            return None
+        text = found[-1].read_text(encoding="utf-8", errors="replace")
+        line = next((ln for ln in text.splitlines() if ln.startswith("reason: ")), text.strip())
+        return f"{line.removeprefix('reason: ')} (see {found[-1]})"
+
+
+def _attempt(path: Path) -> int:
+    return int(path.parent.name.removeprefix("attempt-") or 0)

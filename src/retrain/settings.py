@@ -128,12 +128,19 @@ class Settings(BaseSettings):
     n_features: int = Field(10, ge=2, le=1000, validation_alias=_env("RETRAIN_N_FEATURES"))
     drift_start: date | None = Field(date(2025, 12, 15), validation_alias=_env("RETRAIN_DRIFT_START"))
     drift_strength: float = Field(1.0, ge=0.0, le=10.0, validation_alias=_env("RETRAIN_DRIFT_STRENGTH"))
+    label_delay_days: int = Field(0, ge=0, le=365, validation_alias=_env("RETRAIN_LABEL_DELAY_DAYS"))
+    """Days after its features that a synthetic day's labels land (0: together, as before)."""
 
     drift_psi_threshold: float = Field(0.2, gt=0, le=10, validation_alias=_env("RETRAIN_DRIFT_PSI_THRESHOLD"))
     drift_ks_threshold: float = Field(0.1, gt=0, le=1, validation_alias=_env("RETRAIN_DRIFT_KS_THRESHOLD"))
     drift_min_share: float = Field(0.2, gt=0, le=1, validation_alias=_env("RETRAIN_DRIFT_MIN_SHARE"))
     drift_consecutive_days: int = Field(2, ge=1, le=60, validation_alias=_env("RETRAIN_DRIFT_CONSECUTIVE_DAYS"))
     drift_cooldown_days: int = Field(7, ge=0, le=365, validation_alias=_env("RETRAIN_DRIFT_COOLDOWN_DAYS"))
+    performance_consecutive_days: int = Field(
+        2, ge=1, le=60, validation_alias=_env("RETRAIN_PERFORMANCE_CONSECUTIVE_DAYS")
+    )
+    """Labelled days in a row whose realised metric is below RETRAIN_METRIC_THRESHOLD before a retrain."""
+    performance_cooldown_days: int = Field(7, ge=0, le=365, validation_alias=_env("RETRAIN_PERFORMANCE_COOLDOWN_DAYS"))
 
     isolation_train: IsolationMode = Field("inprocess", validation_alias=_env("RETRAIN_ISOLATION_TRAIN"))
     isolation_score: IsolationMode = Field("inprocess", validation_alias=_env("RETRAIN_ISOLATION_SCORE"))

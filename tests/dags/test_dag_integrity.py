@@ -44,6 +44,15 @@ CONTRACT_EDGES: dict[str, dict[str, set[str]]] = {
         "no_drift": {"end"},
         "end": set(),
     },
+    "monitor_performance": {
+        "wait_for_labels": {"measure_performance"},
+        "measure_performance": {"decide_retrain", "alert_performance"},
+        "decide_retrain": {"alert_performance", "no_retrain"},
+        "alert_performance": {"trigger_retrain"},
+        "trigger_retrain": {"end"},
+        "no_retrain": {"end"},
+        "end": set(),
+    },
 }
 HEAVY = ("sklearn", "pandas", "pyarrow", "mlflow", "numpy", "scipy")
 
@@ -83,7 +92,21 @@ def test_schedules_and_run_limits(dagbag) -> None:  # type: ignore[no-untyped-de
     assert retrain.timetable.expression in ("@weekly", "0 0 * * 0")
     assert retrain.max_active_runs == 1
     assert retrain.catchup is False
-    assert dagbag.dags["batch_predict"].timetable.expression in ("@daily", "0 0 * * *")
+
+
+def test_scoring_and_monitoring_run_on_the_days_assets(dagbag) -> None:  # type: ignore[no-untyped-def]
+    # batch_predict and monitor_drift run per day whose features land; monitor_performance per labelled day
+    from airflow.sdk import PartitionedAssetTimetable
+
+    from retrain.airflow.assets import FEATURES, LABELS
+
+    expected = {"batch_predict": FEATURES, "monitor_drift": FEATURES, "monitor_performance": LABELS}
+    for dag_id, asset in expected.items():
+        timetable = dagbag.dags[dag_id].timetable
+        assert isinstance(timetable, PartitionedAssetTimetable), dag_id
+        assert timetable.asset_condition == asset, dag_id
+    generate = dagbag.dags["generate_data"].get_task("generate")
+    assert {a.name for a in generate.outlets} == {FEATURES.name, LABELS.name}
 
 
 def test_predict_batch_is_dynamically_mapped(dagbag) -> None:  # type: ignore[no-untyped-def]
@@ -101,7 +124,7 @@ def test_every_task_alerts_on_failure_and_retries_per_settings(dagbag) -> None: 
                 task.on_failure_callback if isinstance(task.on_failure_callback, list) else [task.on_failure_callback]
             )
             assert any(isinstance(cb, FailureAlertNotifier) for cb in callbacks), f"{dag.dag_id}.{task.task_id}"
-            if task.task_id != "wait_for_data":
+            if not task.task_id.startswith("wait_for_"):
                 assert task.retries == 3, f"{dag.dag_id}.{task.task_id} ignores RETRAIN_TASK_RETRIES"
 
 
@@ -110,9 +133,15 @@ def test_branch_join_runs_after_either_branch(dagbag) -> None:  # type: ignore[n
     assert end.trigger_rule == "none_failed_min_one_success"
 
 
-def test_sensor_frees_its_worker_slot(dagbag) -> None:  # type: ignore[no-untyped-def]
-    sensor = dagbag.dags["retrain"].get_task("wait_for_data")
-    assert sensor.mode == "reschedule"
+def test_sensors_wait_in_the_triggerer(dagbag) -> None:  # type: ignore[no-untyped-def]
+    from retrain.airflow.sensors import DayLandedSensor
+
+    waits = {("retrain", "wait_for_data"), ("batch_predict", "wait_for_data"), ("monitor_drift", "wait_for_data")}
+    waits.add(("monitor_performance", "wait_for_labels"))
+    for dag_id, task_id in waits:
+        sensor = dagbag.dags[dag_id].get_task(task_id)
+        assert isinstance(sensor, DayLandedSensor) and sensor.deferrable, (dag_id, task_id)
+        assert sensor.mode == "reschedule"  # if ever run not deferred, it still frees its slot
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)

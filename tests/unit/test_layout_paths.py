@@ -30,3 +30,22 @@ def test_features_landed_and_day_landed(tmp_path: Path) -> None:
     assert layout.features_landed(ds) and not layout.day_landed(ds)
     layout.raw_target(ds).write_text("target\n1\n")
     assert layout.day_landed(ds)
+
+
+def test_feature_days_labelled_days_and_the_quarantine_reason(tmp_path: Path) -> None:
+    from retrain.data.load import quarantine_day
+
+    layout = Layout(tmp_path)
+    for ds, labelled in (("2025-12-07", True), ("2025-12-08", False)):
+        layout.raw(ds).mkdir(parents=True)
+        layout.raw_data(ds).write_text("f00\n1\n")
+        if labelled:
+            layout.raw_target(ds).write_text("target\n1\n")
+    assert layout.feature_days() == ["2025-12-07", "2025-12-08"]
+    assert layout.labelled_days() == layout.raw_days() == ["2025-12-07"]
+    assert layout.feature_days(until="2025-12-07") == ["2025-12-07"]
+    assert layout.quarantine_reason("2025-12-09") is None
+    quarantine_day(layout, "2025-12-09", "first reason", [])
+    quarantine_day(layout, "2025-12-09", "second reason", [])
+    reason = layout.quarantine_reason("2025-12-09")
+    assert reason.startswith("second reason (see ") and "attempt-2" in reason

@@ -43,12 +43,23 @@ def dag_kwargs(*, tags: list[str]) -> dict[str, Any]:
     }
 
 
-def sensor_kwargs() -> dict[str, Any]:
-    """A sensor that frees its worker slot between pokes (reschedule mode) and gives up after a while."""
+def wait_for(task_id: str, part: str) -> Any:
+    """The `wait_for_*` task of a DAG: waits for the run's day's features or labels in the triggerer.
+
+    Deferrable (no worker slot while waiting; `mode="reschedule"` if it is ever run not deferred),
+    `RETRAIN_WAIT_POKE_INTERVAL` between looks, `RETRAIN_WAIT_TIMEOUT` in all, no retries (a timeout or
+    a quarantined day is final for this run).
+    """
+    from retrain.airflow.assets import RUN_DAY
+    from retrain.airflow.sensors import DayLandedSensor
+
     settings = load_settings()
-    return {
-        "mode": "reschedule",
-        "poke_interval": settings.wait_poke_interval,
-        "timeout": settings.wait_timeout,
-        "retries": 0,
-    }
+    return DayLandedSensor(
+        task_id=task_id,
+        ds=RUN_DAY,
+        part=part,  # type: ignore[arg-type]
+        mode="reschedule",
+        poke_interval=settings.wait_poke_interval,
+        timeout=settings.wait_timeout,
+        retries=0,
+    )

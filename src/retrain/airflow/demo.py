@@ -1,9 +1,12 @@
 """The simulated timeline behind `make demo`: weeks of daily data through the real Airflow DAGs.
 
-Every day lands through `generate_data`; once a champion exists, `batch_predict` scores the day
-and `monitor_drift` watches it, and the `retrain` run that a sustained drift triggers runs right
-away (trigger "drift"); every seventh day the weekly `retrain` runs (trigger "schedule"), unless a
-drift retrain already ran that day. Everything runs in this one process
+Every day lands through `generate_data` (features; labels `RETRAIN_LABEL_DELAY_DAYS` days later); once
+a champion exists, `batch_predict` scores the day and `monitor_drift` watches it, `monitor_performance`
+measures the day whose labels just landed (if it was scored), and the `retrain` run that a sustained
+drift or a sustained drop of the realised metric triggers runs right away (trigger "drift" or
+"performance"); every seventh day the weekly `retrain` runs (trigger "schedule"), unless a triggered
+retrain already ran that day. These are the runs Airflow's scheduler would start from the asset
+events. Everything runs in this one process
 with `dag.test()`, so Airflow and the ML libraries are imported once.
 """
 
@@ -12,13 +15,14 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from retrain.layout import Layout
 from retrain.ops.home import project_dags_folder
 from retrain.settings import Settings
 
@@ -76,6 +80,7 @@ def run_timeline(settings: Settings, console: Console, log_path: Path) -> DemoTi
     with console.status("Preparing Airflow (metadata database, DAG parsing)…"):
         runner = DagRunner(project_dags_folder(), Path(os.environ["AIRFLOW_HOME"]))
     daily_after_champion = [d for d in ("batch_predict", "monitor_drift") if d in runner.bag.dag_ids]
+    layout = Layout(settings.data_dir)
 
     def run(dag_id: str, ds: str, conf: dict | None = None) -> RunResult:
         result = runner.run(dag_id, ds, conf)
@@ -97,18 +102,22 @@ def run_timeline(settings: Settings, console: Console, log_path: Path) -> DemoTi
             ds = (settings.demo_start + timedelta(days=offset)).isoformat()
             progress.update(bar, description=f"{ds} generate_data")
             run("generate_data", ds)
-            drift_retrained = False
+            retrained = False
             if champion_exists(settings):
                 for dag_id in daily_after_champion:
                     progress.update(bar, description=f"{ds} {dag_id}")
                     run(dag_id, ds)
-                # monitor_drift's TriggerDagRunOperator queued a retrain run; with no scheduler in this
-                # process, run it here (dag.test replaces the queued run of the same logical date)
-                for queued_ds, conf in runner.queued_runs("retrain"):
-                    progress.update(bar, description=f"{queued_ds} retrain (drift)")
+                labelled = (date.fromisoformat(ds) - timedelta(days=settings.label_delay_days)).isoformat()
+                if "monitor_performance" in runner.bag.dag_ids and layout.predictions_file(labelled).is_file():
+                    progress.update(bar, description=f"{labelled} monitor_performance")
+                    run("monitor_performance", labelled)
+                # the monitors' TriggerDagRunOperator queued retrain runs; with no scheduler in this
+                # process, run them here (dag.test replaces the queued run of the same logical date)
+                for queued_ds, conf in dict(runner.queued_runs("retrain")).items():
+                    progress.update(bar, description=f"{queued_ds} retrain ({conf.get('trigger')})")
                     run("retrain", queued_ds, conf)
-                    drift_retrained = True
-            if (offset + 1) % RETRAIN_EVERY_DAYS == 0 and not drift_retrained:
+                    retrained = True
+            if (offset + 1) % RETRAIN_EVERY_DAYS == 0 and not retrained:
                 progress.update(bar, description=f"{ds} retrain")
                 run("retrain", ds, {"trigger": "schedule"})
             progress.advance(bar)

@@ -37,16 +37,10 @@ def _job():  # type: ignore[no-untyped-def]
     return MonitorJob.from_settings(settings)
 
 
-def data_has_landed(ds: str) -> bool:
-    """Sensor: the day's features are there."""
-    _, layout = settings_and_layout()
-    return layout.features_landed(ds)
-
-
-def detect_drift(ds: str) -> dict:
+def detect_drift(day: str) -> dict:
     """Assess the day against the champion's window, record it, and say whether to retrain."""
     with _fail_fast():
-        return _job().run(ds).to_dict()
+        return _job().run(day).to_dict()
 
 
 def decide_retrain(result: dict) -> str:

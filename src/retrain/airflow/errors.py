@@ -5,6 +5,8 @@
 - bad input, configuration, conflict: `AirflowFailException`, so the task fails on try 1 and its one
   alert (sent after the last try) comes at once instead of after the retry delays. Bad input can first
   be set aside (`quarantine`), and the message says where it went.
+- nothing to do (`NothingToDo`, not a failure): `AirflowSkipException`, so the task and everything
+  after it are skipped and the run succeeds.
 - transient and unclassified errors propagate unchanged: Airflow retries them (`RETRAIN_TASK_RETRIES`).
   An unclassified error keeps the retries because its cause is unknown; a retry is cheap, a lost day is not.
 
@@ -22,9 +24,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from retrain.errors import classify
+from retrain.errors import NothingToDo, classify
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +53,15 @@ def domain_errors(quarantine: Callable[[Any], Path | None] | None = None) -> Ite
     Raises:
         AirflowFailException: For bad input, configuration and conflict errors, with the error's
             message (plus where the day was quarantined).
+        AirflowSkipException: For `NothingToDo`, with its message.
     """
     try:
         yield
     except AirflowFailException:
         raise
+    except NothingToDo as exc:
+        log.info("nothing to do, the rest of the run is skipped: %s", exc)
+        raise AirflowSkipException(str(exc)) from exc
     except Exception as exc:
         kind = classify(exc)
         if kind not in _LABELS:

@@ -2,7 +2,8 @@
 
 The model is resolved ONCE per run and pinned as a concrete registry version (`models:/name/3`), so a
 promotion in the middle of a run cannot mix two models in one day's predictions. XCom carries the
-job's small dataclasses as dicts.
+job's small dataclasses as dicts. `day` is the run's day (`retrain.airflow.assets.RUN_DAY`: the
+partition key of an asset-triggered run, else the logical date).
 """
 
 from __future__ import annotations
@@ -38,39 +39,33 @@ def _job():  # type: ignore[no-untyped-def]
     return PredictJob.from_settings(settings)
 
 
-def data_has_landed(ds: str) -> bool:
-    """Sensor: the day's features are there (labels are not needed to score)."""
-    _, layout = settings_and_layout()
-    return layout.features_landed(ds)
-
-
-def resolve_model(ds: str) -> dict:
+def resolve_model(day: str) -> dict:
     """The Variable `retrain_model_uri` if set, else the champion, pinned to its version."""
     from airflow.sdk import Variable
 
     with _fail_fast():
-        return _job().resolve_model(ds, Variable.get(MODEL_URI_VARIABLE, default=None)).to_dict()
+        return _job().resolve_model(day, Variable.get(MODEL_URI_VARIABLE, default=None)).to_dict()
 
 
-def list_batches(model: dict, ds: str) -> list[dict]:
+def list_batches(model: dict, day: str) -> list[dict]:
     """Check the whole day, then split it into row ranges; each becomes one mapped `predict_batch`."""
     from retrain.jobs.predict import PinnedModel
 
     with _fail_fast():
-        return [batch.to_dict() for batch in _job().list_batches(PinnedModel.from_dict(model), ds)]
+        return [batch.to_dict() for batch in _job().list_batches(PinnedModel.from_dict(model), day)]
 
 
-def predict_batch(batch: dict, ds: str) -> dict:
+def predict_batch(batch: dict, day: str) -> dict:
     """Score one row range with the pinned model into a part file."""
     from retrain.jobs.predict import Batch
 
     with _fail_fast():
-        return _job().score_batch(Batch.from_dict(batch), ds).to_dict()
+        return _job().score_batch(Batch.from_dict(batch), day).to_dict()
 
 
-def merge_predictions(results: list[dict], ds: str) -> dict:
+def merge_predictions(results: list[dict], day: str) -> dict:
     """Merge the parts in input order into predictions/{ds}/predictions.csv, atomically, plus _meta.json."""
     from retrain.jobs.predict import ScoredBatch
 
     with _fail_fast():
-        return _job().merge([ScoredBatch.from_dict(r) for r in results], ds).to_dict()
+        return _job().merge([ScoredBatch.from_dict(r) for r in results], day).to_dict()

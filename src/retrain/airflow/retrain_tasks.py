@@ -30,11 +30,6 @@ def _evaluated(data: dict) -> Any:
     return Evaluated.from_dict(data)
 
 
-def data_has_landed(ds: str) -> bool:
-    """Sensor: both files of the day are there (written atomically, so present means complete)."""
-    return settings_and_layout()[1].day_landed(ds)
-
-
 def prepare_data(ds: str, dag_run: Any = None) -> dict:
     """The window, the holdout days and the champion to beat (pinned for reruns)."""
     with domain_errors():

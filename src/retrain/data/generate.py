@@ -155,14 +155,22 @@ def write_day(layout: Layout, ds: str, X: pd.DataFrame, y: pd.Series) -> tuple[P
     """Write `raw/{ds}/data.csv` and `raw/{ds}/target.csv` atomically, byte-identical on a rerun."""
     if len(X) != len(y):
         raise ValueError(f"{len(X)} feature rows but {len(y)} labels for {ds}")
-    data = write_csv(layout.raw_data(ds), X)
-    target = write_csv(layout.raw_target(ds), pd.DataFrame({TARGET: np.asarray(y, dtype=np.int64)}))
-    return data, target
+    return write_features(layout, ds, X), write_labels(layout, ds, y)
 
 
-def generate_and_write(settings: Settings, layout: Layout, ds: str) -> tuple[Path, Path]:
-    """Generate the day `ds` from the settings and land it in raw/: what the `generate` task does."""
-    X, y = generate_day(
+def write_features(layout: Layout, ds: str, X: pd.DataFrame) -> Path:
+    """Write `raw/{ds}/data.csv` atomically (the day's features, without its labels)."""
+    return write_csv(layout.raw_data(ds), X)
+
+
+def write_labels(layout: Layout, ds: str, y: pd.Series) -> Path:
+    """Write `raw/{ds}/target.csv` atomically (the day's labels, arriving with or after its features)."""
+    return write_csv(layout.raw_target(ds), pd.DataFrame({TARGET: np.asarray(y, dtype=np.int64)}))
+
+
+def generate_from_settings(settings: Settings, ds: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The synthetic day `ds` as the settings describe the stream (size, seed, drift)."""
+    return generate_day(
         ds,
         rows=settings.rows_per_day,
         n_features=settings.n_features,
@@ -170,4 +178,9 @@ def generate_and_write(settings: Settings, layout: Layout, ds: str) -> tuple[Pat
         drift_start=settings.drift_start,
         drift_strength=settings.drift_strength,
     )
+
+
+def generate_and_write(settings: Settings, layout: Layout, ds: str) -> tuple[Path, Path]:
+    """Generate the day `ds` from the settings and land both its files in raw/ (no label delay)."""
+    X, y = generate_from_settings(settings, ds)
     return write_day(layout, ds, X, y)

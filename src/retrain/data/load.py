@@ -205,3 +205,39 @@ def _claim_folder(base: Path) -> Path:
             return candidate
         except FileExistsError:
             attempt += 1
+
+
+def land_labels(target_src: Path, layout: Layout, ds: str) -> Path:
+    """Land the labels of a day whose features are already in raw/ (labels that arrived later).
+
+    They are checked against the landed features (one label per row, two classes at least) and copied
+    byte for byte, atomically.
+
+    Returns:
+        raw/{ds}/target.csv.
+
+    Raises:
+        DataValidationError: the labels do not match the landed features or hold a single class; raw/
+            is untouched.
+    """
+    import pyarrow
+
+    from retrain.data.csvfile import read_header, read_table
+    from retrain.data.validate import read_target
+
+    features = layout.raw_data(ds)  # validated when it landed: only its row count matters here
+    header = read_header(features, what="data file")
+    rows = read_table(features, header, {header[0]: pyarrow.string()}).num_rows
+    labels = read_target(target_src, rows, data_path=features)
+    classes = labels.unique()
+    if len(classes) < 2:
+        raise DataValidationError.at(
+            target_src,
+            f"every one of the {len(labels)} label(s) is {classes[0]}: a day with a single class is almost always "
+            "a broken label export, and a window of such days cannot train a classifier",
+            fix="check the export of the labels; land the day once it holds the real labels",
+            column=TARGET,
+        )
+    with atomic_path(layout.raw_target(ds)) as tmp:
+        _copy_regular(target_src, tmp)
+    return layout.raw_target(ds)

@@ -7,7 +7,6 @@ serve), and the same on every rerun (a decision that cannot be reproduced cannot
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -23,25 +22,27 @@ from retrain.layout import Layout, check_ds
 DS = "ds"
 
 
-def training_window(available_days: list[str], ds: str, window_days: int) -> list[str]:
-    """The landed days among the `window_days` calendar days ending at `ds` (inclusive), oldest first.
+def training_window(labelled_days: list[str], ds: str, window_days: int) -> list[str]:
+    """The last `window_days` labelled days up to and including `ds`, oldest first.
 
-    Missing days inside the window are skipped (a source may skip weekends), but `ds` itself must have
-    landed: training "as of ds" without ds's data would silently train on stale data.
+    The window is counted in labelled days, not calendar days: labels may arrive days after their
+    features (and a source may skip weekends), so the newest days of a calendar window often have no
+    labels yet; counting labelled days keeps every retrain's window the same size. `ds` itself need
+    not be labelled: the window then ends at the newest day whose labels have arrived.
 
     Raises:
-        FileNotFoundError: `ds` is not among `available_days`.
+        FileNotFoundError: no day up to `ds` has its labels yet.
     """
     check_ds(ds)
     if window_days < 1:
         raise ValueError(f"window_days must be at least 1, got {window_days}")
-    if ds not in available_days:
+    days = sorted({d for d in labelled_days if d <= ds})
+    if not days:
         raise FileNotFoundError(
-            f"raw/{ds}/ has not landed (data.csv and target.csv are needed); "
-            f"run the generate_data DAG for {ds} first (retrain run generate_data --date {ds})"
+            f"no labelled day up to {ds}: raw/{{day}}/ must hold data.csv and target.csv for at least one day; "
+            f"run the generate_data DAG (retrain run generate_data --date {ds}) and wait for the labels to land"
         )
-    start = (date.fromisoformat(ds) - timedelta(days=window_days - 1)).isoformat()
-    return sorted({d for d in available_days if start <= d <= ds})
+    return days[-window_days:]
 
 
 def fresh_days(window: list[str], holdout_days: int, champion_window_end: str | None) -> list[str]:

@@ -13,7 +13,7 @@ trigger that started a retrain (`schedule`, `drift`, `performance`, `manual`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from retrain.drift.statistics import DayDrift
 from retrain.layout import check_ds
 
-__all__ = ["TriggerDecision", "should_trigger"]
+__all__ = ["TriggerDecision", "should_trigger", "sustained_outside_cooldown"]
 
 
 @dataclass(frozen=True)
@@ -111,34 +111,81 @@ def should_trigger(
     min_share = "" if math.isnan(today.min_share) else f" ≥ {today.min_share:.2f}"
     reasons.append(f"{share_text}{min_share}): {', '.join(today.drifted_features)}")
 
+    previous = [today_date - timedelta(days=k) for k in range(consecutive_days - 1, 0, -1)]
+    return sustained_outside_cooldown(
+        today_date,
+        previous,
+        drifted_on,
+        triggers,
+        consecutive_days=consecutive_days,
+        cooldown_days=cooldown_days,
+        reasons=reasons,
+        cause="drift",
+        flagged="drifted",
+    )
+
+
+def sustained_outside_cooldown(
+    today: date,
+    previous: Sequence[date],
+    flags: Mapping[date, bool],
+    triggers: Iterable[date],
+    *,
+    consecutive_days: int,
+    cooldown_days: int,
+    reasons: list[str],
+    cause: str,
+    flagged: str,
+) -> TriggerDecision:
+    """The hysteresis and cooldown shared by every monitor (drift, realised performance); today is flagged.
+
+    Args:
+        today: The day being decided (already flagged: drifted, or below the threshold).
+        previous: The `consecutive_days - 1` days before today that must be flagged too, oldest first
+            (calendar days for drift, the previous labelled days for performance); fewer breaks the run.
+        flags: Whether each earlier day was flagged (a day absent from it was not assessed).
+        triggers: Days on which this cause already triggered a retrain.
+        consecutive_days, cooldown_days: The two settings of the cause.
+        reasons: The reasons so far; the rules' sentences are appended.
+        cause: The cause's name in the reasons ("drift", "performance").
+        flagged: The adjective of a flagged day in the reasons ("drifted", "below-threshold").
+
+    Returns:
+        Retrain iff every one of `previous` is flagged (and there are `consecutive_days - 1` of them) and
+        no trigger lies within `cooldown_days` of today (both directions: a backfill of an older day
+        cannot start a second retrain in the same window).
+    """
     sustained = True
     if consecutive_days > 1:
-        previous = [today_date - timedelta(days=k) for k in range(consecutive_days - 1, 0, -1)]
-        missing = [d.isoformat() for d in previous if not drifted_on.get(d, False)]
-        if missing:
+        missing = [d.isoformat() for d in previous if not flags.get(d, False)]
+        short = consecutive_days - 1 - len(previous)
+        if missing or short > 0:
             sustained = False
-            reasons.append(
-                f"drift not yet sustained: {consecutive_days} consecutive drifted days needed, "
-                f"not drifted (or not assessed) on {', '.join(missing)}"
-            )
+            where = f"not {flagged} (or not assessed) on {', '.join(missing)}" if missing else ""
+            if short > 0:
+                where = f"{where}; " if where else ""
+                where += f"only {len(previous)} earlier day(s) assessed"
+            reasons.append(f"{cause} not yet sustained: {consecutive_days} consecutive {flagged} days needed, {where}")
         else:
-            reasons.append(f"drift sustained over {consecutive_days} consecutive days ({previous[0]} to {today.ds})")
+            reasons.append(
+                f"{cause} sustained over {consecutive_days} consecutive days ({previous[0]} to {today.isoformat()})"
+            )
     else:
-        reasons.append("one drifted day is enough (consecutive days = 1)")
+        reasons.append(f"one {flagged} day is enough (consecutive days = 1)")
 
     cooling = False
     if cooldown_days > 0:
-        recent = sorted({d for d in triggers if abs((today_date - d).days) < cooldown_days})
+        recent = sorted({d for d in triggers if abs((today - d).days) < cooldown_days})
         if recent:
             cooling = True
             last = recent[-1]
-            ago = (today_date - last).days
+            ago = (today - last).days
             when = f"{ago} day(s) ago" if ago >= 0 else f"{-ago} day(s) later"
             reasons.append(
-                f"cooldown: drift already triggered a retrain on {last.isoformat()} ({when}, < {cooldown_days} days)"
+                f"cooldown: {cause} already triggered a retrain on {last.isoformat()} ({when}, < {cooldown_days} days)"
             )
         else:
-            reasons.append(f"no retrain triggered by drift within {cooldown_days} days")
+            reasons.append(f"no retrain triggered by {cause} within {cooldown_days} days")
     else:
         reasons.append("no cooldown (cooldown days = 0)")
 

@@ -2,12 +2,17 @@
 
 The use case behind the `generate` task of the `generate_data` DAG, without Airflow:
 
-1. No source set: generate the seeded synthetic day and write it (byte-identical on a rerun).
+1. No source set: generate the seeded synthetic day and write it (byte-identical on a rerun); its
+   labels land `RETRAIN_LABEL_DELAY_DAYS` days later (0: with the features).
 2. A source (`retrain.data.sources`: a folder of CSV or Parquet days, a database query, object
    storage): the source hands over the day as CSV files (features, and labels once they have arrived);
    they are validated completely (against the columns every earlier landed day shares) before a byte
    reaches raw/, then copied byte for byte. A day whose labels have not arrived lands its features only
    (enough to score and monitor; training uses labelled days).
+2b. Labels arrive later: every landing also lands the labels that arrived since for earlier unlabelled
+   days (the source's day now has them; the synthetic day `RETRAIN_LABEL_DELAY_DAYS` ago), each checked
+   against the day's landed features. `Landed.labelled` lists them: they are the partitions of the
+   labels asset event that starts `monitor_performance`.
 3. A bad day (`BadDataError`): raw/ is left as it was, the day's files are COPIED to
    `quarantine/{ds}/` with a `reason.txt` (never moved or deleted; a symbolic link or anything not a
    plain file inside the source folder is never copied), and the error, naming where the day was
@@ -20,7 +25,8 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -38,12 +44,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Landed(Payload):
     """What a landing produced (the `generate` task's XCom): the day, where it came from ("source" or
-    "synthetic"), and the paths of its files under raw/{ds}/ (`target` None: labels not arrived yet)."""
+    "synthetic"), the paths of its files under raw/{ds}/ (`target` None: labels not arrived yet), and
+    every day whose labels landed in this run (`labelled`, oldest first; `ds` itself among them when
+    its labels came with its features)."""
 
     ds: str
     origin: Literal["source", "synthetic"]
     data: str
     target: str | None
+    labelled: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,16 +80,68 @@ class LandDay:
 
             source = source_from_settings(self.settings)
         if source is None:
-            from retrain.data.generate import generate_and_write
-
-            data, target = generate_and_write(self.settings, self.layout, ds)
-            landed = Landed(ds, "synthetic", str(data), str(target))
+            data, labelled = self._land_synthetic_day(ds)
+            target = self.layout.raw_target(ds)
+            landed = Landed(ds, "synthetic", str(data), str(target) if target.is_file() else None, labelled)
         else:
             data, labels = self._land_source_day(source, ds)
-            landed = Landed(ds, "source", str(data), str(labels) if labels else None)
+            labelled = self._land_arrived_labels(source, before=ds)
+            landed = Landed(
+                ds, "source", str(data), str(labels) if labels else None, sorted([*labelled, *([ds] if labels else [])])
+            )
             if labels is None:
                 log.info("day %s landed without labels (not arrived yet in %s)", ds, source.describe())
-        log.info("landed %s day %s at %s", landed.origin, ds, Path(landed.data).parent)
+        log.info(
+            "landed %s day %s at %s; labels landed for: %s",
+            landed.origin,
+            ds,
+            Path(landed.data).parent,
+            ", ".join(landed.labelled) or "no day",
+        )
+        return landed
+
+    def _land_synthetic_day(self, ds: str) -> tuple[Path, list[str]]:
+        """The day's features, and the labels of every landed day at least `label_delay_days` old."""
+        from retrain.data.generate import generate_from_settings, write_features, write_labels
+
+        data = write_features(self.layout, ds, generate_from_settings(self.settings, ds)[0])
+        due_by = (date.fromisoformat(ds) - timedelta(days=self.settings.label_delay_days)).isoformat()
+        # The day due today is (re)written even when present (a rerun emits the same labels event);
+        # older unlabelled days catch up (a skipped day, or a shorter delay than before).
+        due = [d for d in self.layout.feature_days(until=due_by) if d == due_by or not self.layout.day_landed(d)]
+        for day in due:
+            write_labels(self.layout, day, generate_from_settings(self.settings, day)[1])
+        return data, due
+
+    def _land_arrived_labels(self, source: Source, before: str) -> list[str]:
+        """Land the labels that arrived for earlier unlabelled days; a bad one is quarantined, then raised.
+
+        A day already quarantined is not retried here (land it again with `generate_data` for that day
+        once its labels are fixed), so one bad label file does not fail every later landing.
+        """
+        from retrain.data.load import land_labels
+
+        landed: list[str] = []
+        problems: list[BadDataError] = []
+        for day in self.layout.feature_days(until=before):
+            if day == before or self.layout.day_landed(day) or self.layout.quarantine_reason(day):
+                continue
+            staging = Path(tempfile.mkdtemp(prefix=f".staging-{day}-", dir=self.layout.root))
+            try:
+                try:
+                    fetched = source.fetch(day, staging)
+                    if fetched.target is not None:
+                        land_labels(fetched.target, self.layout, day)
+                        landed.append(day)
+                except FileNotFoundError:
+                    continue
+                except BadDataError as exc:
+                    problems.append(self._quarantine(source.day_files(day, staging), day, exc))
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        if problems:
+            log.info("labels landed for: %s", ", ".join(landed) or "no day")
+            raise problems[0]
         return landed
 
     def _land_source_day(self, source: Source, ds: str) -> tuple[Path, Path | None]:
@@ -106,7 +167,7 @@ class LandDay:
         """
         from retrain.data.prepare import shared_columns
 
-        earlier = [d for d in self.layout.raw_days() if d != ds]
+        earlier = [d for d in self.layout.feature_days() if d != ds]
         return shared_columns(self.layout, earlier) if earlier else None
 
     def _quarantine(self, files: list[Path], ds: str, exc: BadDataError) -> BadDataError:

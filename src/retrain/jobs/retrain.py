@@ -76,13 +76,23 @@ class RetrainJob:
     def prepare(self, ds: str, trigger: Trigger) -> RetrainRun:
         """Pick the training window and the holdout days, and pin the champion (reused by a rerun).
 
+        The window and the holdout are counted in labelled days (`training_window`): days whose labels
+        have not arrived are left out, whatever their features.
+
         Raises:
-            FileNotFoundError: `ds` itself has not landed.
+            FileNotFoundError: `ds`'s features have not landed, or no day up to `ds` is labelled yet.
+            NothingToDo: the window holds no labelled day newer than the champion's training window
+                (recorded in the ledger as a skip first): training again would learn nothing new.
         """
         from retrain.data.prepare import fresh_days, training_window
         from retrain.io import read_json, write_json
 
-        window = training_window(self.layout.raw_days(until=ds), ds, self.settings.window_days)
+        if not self.layout.features_landed(ds):
+            raise FileNotFoundError(
+                f"raw/{ds}/data.csv has not landed; run the generate_data DAG for {ds} first "
+                f"(retrain run generate_data --date {ds})"
+            )
+        window = training_window(self.layout.labelled_days(until=ds), ds, self.settings.window_days)
         pinned_path = self.layout.prepared_file(ds)
         pinned = read_json(pinned_path) if pinned_path.is_file() else None
         if pinned is not None and pinned.get("window") == window:
@@ -92,6 +102,8 @@ class RetrainJob:
         else:
             champion = self.registry.champion()
             champion_window_end = champion.tags.get("window_end") if champion else None
+            if champion is not None and champion_window_end and window[-1] <= champion_window_end:
+                self._skip_no_new_data(ds, trigger, champion.version, champion_window_end, window)
             holdout = fresh_days(window, self.settings.holdout_days, champion_window_end)
             champion_version = champion.version if champion else None
             write_json(pinned_path, {"window": window, "holdout_days": holdout, "champion_version": champion_version})
@@ -103,14 +115,44 @@ class RetrainJob:
             champion_version=champion_version,
         )
         log.info(
-            "window %s..%s (%d days), holdout from %s, champion %s",
+            "window %s..%s (%d labelled days: %s), holdout from %s, champion %s",
             window[0],
             window[-1],
             len(window),
+            ", ".join(window),
             list(holdout),
             champion_version,
         )
         return run
+
+    def _skip_no_new_data(
+        self, ds: str, trigger: Trigger, champion_version: str, champion_window_end: str, window: list[str]
+    ) -> None:
+        """Record "no new labelled data since version N" (once per date and champion) and end the run."""
+        from retrain.errors import NothingToDo
+        from retrain.records import ledger
+
+        reason = (
+            f"no new labelled data since version {champion_version}: its training window ends {champion_window_end} "
+            f"and the newest labelled day up to {ds} is {window[-1]}"
+        )
+        path = self.settings.ledger_path
+        if ledger.find(path, ds=ds, champion_version=champion_version, skipped_before_training=True) is None:
+            ledger.append(
+                path,
+                ledger.no_new_data_entry(
+                    ds=ds,
+                    trigger=trigger,
+                    champion_version=champion_version,
+                    window=window,
+                    reason=reason,
+                    metric=self.settings.metric,
+                    threshold=self.settings.metric_threshold,
+                    label=self.settings.model_label,
+                ),
+            )
+        log.info("skipped before training: %s", reason)
+        raise NothingToDo(reason)
 
     # -- 2. validate every day of the window --------------------------------------------------------
 

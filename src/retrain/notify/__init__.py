@@ -13,6 +13,7 @@ from retrain.notify.messages import (
     ManualChangeMessage,
     Message,
     Part,
+    PerformanceMessage,
     first_line,
     render,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "ManualChangeMessage",
     "Message",
     "Part",
+    "PerformanceMessage",
     "already_sent",
     "first_line",
     "read_outbox",

@@ -286,3 +286,30 @@ class DriftMessage(_Text):
             [Part("top: "), Part(features, free=True)],
             [Part("action: retrain triggered (trigger=drift)")],
         ]
+
+
+@dataclass(frozen=True)
+class PerformanceMessage(_Text):
+    """What the team reads when a sustained drop of the champion's realised metric triggers a retrain."""
+
+    model_name: str
+    ds: str
+    metric: str
+    value: float | None
+    threshold: float
+    version: str | None
+    rows: int
+
+    def lines(self) -> Lines:
+        value = "undefined" if self.value is None else f"{self.value:.4f}"
+        return [
+            [
+                Part("PERFORMANCE: "),
+                Part(self.model_name, free=True),
+                Part(
+                    f" v{self.version} realised {self.metric} {value} < threshold {self.threshold:.4f} "
+                    f"on {self.ds} ({self.rows} labelled rows), sustained"
+                ),
+            ],
+            [Part("action: retrain triggered (trigger=performance)")],
+        ]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from retrain.drift import DayDrift, TriggerDecision
     from retrain.jobs.retrain_run import Approval
     from retrain.model.gate import GateDecision
+    from retrain.performance import RealisedMetric
 
 from retrain.io import append_jsonl, read_jsonl
 from retrain.io import file_lock as file_lock  # re-exported: its old home, for importers not yet moved
@@ -85,7 +86,7 @@ def append(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
     Args:
         path: The ledger file (`settings.ledger_path`); created with its folder when missing.
         entry: The event, built by one of the entry builders below (`deploy_entry`, `skip_entry`,
-            `promote_entry`, `rollback_entry`, `drift_entry`).
+            `no_new_data_entry`, `promote_entry`, `rollback_entry`, `drift_entry`, `performance_entry`).
 
     Returns:
         The entry as written: `seq` (1, 2, ... in file order), `ts` (UTC ISO 8601) and `git_sha` (the
@@ -250,6 +251,44 @@ def skip_entry(
     )
 
 
+def no_new_data_entry(
+    *,
+    ds: str,
+    trigger: Trigger,
+    champion_version: str,
+    window: Sequence[str],
+    reason: str,
+    metric: str,
+    threshold: float,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """A retrain that ended before training: its window holds no labelled day newer than the champion's.
+
+    `decision` is "skip" with `reason` as its one reason; scores, interval and run are None (nothing was
+    trained). `skipped_before_training` is True, which also makes a rerun find it instead of adding one.
+    """
+    days = sorted(window)
+    return {
+        "ds": ds,
+        "decision": "skip",
+        "trigger": trigger,
+        "metric": metric,
+        "challenger_score": None,
+        "champion_score": None,
+        "champion_version": champion_version,
+        "threshold": threshold,
+        "version": None,
+        "label": label,
+        "reasons": [reason],
+        "ci_low": None,
+        "ci_high": None,
+        "approved_by": None,
+        "run_id": None,
+        "window": [days[0], days[-1]] if days else [],
+        "skipped_before_training": True,
+    }
+
+
 def _manual_entry(
     kind: Literal["promote", "rollback"],
     *,
@@ -339,4 +378,31 @@ def drift_entry(
         "reasons": list(decision.reasons),
         "window": list(reference_window or []),
         "version": champion_version,
+    }
+
+
+def performance_entry(realised: RealisedMetric, decision: TriggerDecision, *, threshold: float) -> dict[str, Any]:
+    """The realised metric of one scored day whose labels arrived, with what the performance trigger decided.
+
+    `trigger` is the kind of run that measured it ("schedule": the labels' arrival), not whether it
+    started a retrain: that is `triggered_retrain`.
+
+    Returns:
+        `decision` "performance", `trigger` "schedule", `ds`, `metric`, `value` (None when undefined,
+        with `undefined_reason`), `rows`, `version` (the version that scored the day), `threshold`,
+        `below`, `triggered_retrain` and the reasons.
+    """
+    return {
+        "ds": realised.ds,
+        "decision": "performance",
+        "trigger": "schedule",
+        "metric": realised.metric,
+        "value": realised.value,
+        "rows": realised.rows,
+        "version": realised.version,
+        "threshold": threshold,
+        "below": realised.below(threshold),
+        "undefined_reason": realised.reason,
+        "triggered_retrain": bool(decision.should_retrain),
+        "reasons": list(decision.reasons),
     }

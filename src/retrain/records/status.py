@@ -31,6 +31,7 @@ HISTORY_FIELDS = (
     "approval",
 )
 HISTORY_DECISIONS = frozenset({"deploy", "skip", "promote", "rollback"})
+PERFORMANCE_FIELDS = ("ds", "metric", "value", "rows", "version")
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -54,6 +55,15 @@ def _history_row(entry: dict[str, Any]) -> dict[str, Any]:
     approval = row["approval"] if isinstance(row["approval"], dict) else None
     row["approval"] = None if approval is None else {k: approval.get(k) for k in ("outcome", "by", "at", "comment")}
     row["reasons"] = [str(r) for r in (row["reasons"] or [])]
+    row["window"] = [str(d) for d in (entry.get("window") or [])]  # the labelled days trained on: first, last
+    return row
+
+
+def _performance_row(entry: dict[str, Any]) -> dict[str, Any]:
+    row = {key: entry.get(key) for key in PERFORMANCE_FIELDS}
+    row["value"] = _float_or_none(row["value"])
+    row["rows"] = int(row["rows"] or 0)
+    row["version"] = str(row["version"])
     return row
 
 
@@ -97,17 +107,21 @@ def build_status(settings: Settings) -> dict[str, Any]:
     """The `retrain status --json` object.
 
     Shape: `{"model_name", "champion": {version, metric, score, ds, label} | null, "history": [...],
-    "drift_events": [...]}`. `history` holds the gate decisions (`deploy`/`skip`) and the manual
-    `promote`/`rollback` entries, oldest first, with only the fields `docs/DESIGN.md` lists. Drift
-    events are not decisions, so they are listed apart under `drift_events` (the ledger entries as
-    written, minus the ledger's internal `seq`).
+    "performance": [...], "drift_events": [...]}`. `history` holds the gate decisions (`deploy`/`skip`)
+    and the manual `promote`/`rollback` entries, oldest first, with the fields `docs/DESIGN.md` lists
+    plus `window` (the first and last labelled day trained on; empty for manual entries).
+    `performance` lists the realised metric of each scored day whose labels arrived, in the order
+    measured: `{ds, metric, value, rows, version}`. Drift events are not decisions, so they are
+    listed apart under `drift_events` (the ledger entries as written, minus the ledger's internal `seq`).
     """
     entries = ledger.read(settings.ledger_path)
     history = [_history_row(e) for e in entries if e.get("decision") in HISTORY_DECISIONS]
     drift_events = [{k: v for k, v in e.items() if k != "seq"} for e in entries if e.get("decision") == "drift"]
+    performance = [_performance_row(e) for e in entries if e.get("decision") == "performance"]
     return {
         "model_name": settings.model_name,
         "champion": _champion(settings, entries),
         "history": history,
+        "performance": performance,
         "drift_events": drift_events,
     }

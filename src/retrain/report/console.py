@@ -70,8 +70,14 @@ def history_table(data: dict[str, Any], width: int = 200) -> Table:
         ]
         if approvals:
             cells.append(_approval(row.get("approval")))
-        table.add_row(*cells, escape("; ".join(row.get("reasons") or [])))
+        table.add_row(*cells, escape("; ".join([*_trained_on(row), *(row.get("reasons") or [])])))
     return table
+
+
+def _trained_on(row: dict[str, Any]) -> list[str]:
+    """The labelled days a retrain trained on, as the first reason ("trained on 2025-12-01..2025-12-07")."""
+    window = row.get("window") or []
+    return [f"trained on {'..'.join(dict.fromkeys(window))}"] if window else []
 
 
 def print_status(console: Console, data: dict[str, Any], no_champion: str | None = None) -> None:
@@ -88,6 +94,18 @@ def print_status(console: Console, data: dict[str, Any], no_champion: str | None
     else:
         console.print(f"[bold]champion[/bold]: none yet for {data['model_name']} (run the retrain DAG)")
     console.print(history_table(data, console.width))
+    if data.get("performance"):
+        console.print(performance_table(data))
+
+
+def performance_table(data: dict[str, Any]) -> Table:
+    """The realised metric of each scored day whose labels arrived (`retrain status`: `performance`)."""
+    table = Table(title="Realised performance (scored days whose labels arrived)")
+    for name in ("date", "version", "metric", "value", "rows"):
+        table.add_column(name, no_wrap=True)
+    for row in data["performance"]:
+        table.add_row(row["ds"], row["version"], row["metric"], _fmt(row.get("value")), str(row["rows"]))
+    return table
 
 
 def print_run_result(console: Console, result: Any, log_path: Path | None) -> None:

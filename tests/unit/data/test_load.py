@@ -135,3 +135,18 @@ def test_quarantine_never_follows_a_link(tmp_path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["reason.txt"]
     assert "symbolic link: not copied" in (folder / "reason.txt").read_text()
     assert "Zq9" not in (folder / "reason.txt").read_text()
+
+
+def test_labels_that_arrive_later_land_beside_the_features(tmp_path) -> None:
+    from retrain.data.load import land_files, land_labels
+
+    source = _source(tmp_path)
+    layout = Layout(tmp_path / "data")
+    data, labels = land_files(source / DS / "data.csv", None, layout, DS, ["f00", "f01"])
+    assert labels is None and data.is_file() and not layout.raw_target(DS).exists()
+    assert land_labels(source / DS / "target.csv", layout, DS).read_bytes() == TARGET
+    short = tmp_path / "short.csv"
+    short.write_bytes(b"target\n0\n1\n")
+    with pytest.raises(DataValidationError, match="2 label"):
+        land_labels(short, layout, DS)
+    assert layout.raw_target(DS).read_bytes() == TARGET  # untouched

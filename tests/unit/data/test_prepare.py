@@ -27,26 +27,28 @@ def _frames(days: list[str], rows: int = 100, positive: float = 0.3) -> dict[str
 # --- training_window ----------------------------------------------------------------------------
 
 
-def test_window_holds_the_last_calendar_days_up_to_ds() -> None:
+def test_window_holds_the_last_labelled_days_up_to_ds() -> None:
     assert training_window(DAYS, "2025-12-14", 5) == DAYS[9:14]
     assert training_window(DAYS, "2025-12-14", 1) == ["2025-12-14"]
     assert training_window(DAYS, "2025-12-03", 14) == DAYS[:3]
 
 
-def test_window_skips_missing_days_without_reaching_further_back() -> None:
-    available = ["2025-12-01", "2025-12-05", "2025-12-07", "2025-12-09", "2025-12-10", "2025-12-12"]
-    # 7 calendar days ending at 12-10 are 12-04..12-10: 12-01 stays out although days are missing
-    assert training_window(available, "2025-12-10", 7) == ["2025-12-05", "2025-12-07", "2025-12-09", "2025-12-10"]
+def test_window_is_counted_in_labelled_days_whatever_the_gaps() -> None:
+    labelled = ["2025-12-01", "2025-12-05", "2025-12-07", "2025-12-09", "2025-12-10", "2025-12-12"]
+    # 4 labelled days up to 12-10, however far back they reach; 12-12 is after ds
+    assert training_window(labelled, "2025-12-10", 4) == ["2025-12-05", "2025-12-07", "2025-12-09", "2025-12-10"]
+    # ds's own labels have not arrived: the window ends at the newest labelled day before it
+    assert training_window(labelled, "2025-12-11", 2) == ["2025-12-09", "2025-12-10"]
 
 
 def test_window_is_sorted_and_unique_whatever_the_input_order() -> None:
     assert training_window(["2025-12-03", "2025-12-01", "2025-12-03", "2025-12-02"], "2025-12-03", 3) == DAYS[:3]
 
 
-def test_window_refuses_a_day_that_has_not_landed() -> None:
+def test_window_refuses_when_no_day_is_labelled_yet() -> None:
     with pytest.raises(FileNotFoundError) as caught:
-        training_window(DAYS[:9], "2025-12-10", 7)
-    assert "raw/2025-12-10/" in str(caught.value)
+        training_window(DAYS[9:], "2025-12-09", 7)
+    assert "no labelled day up to 2025-12-09" in str(caught.value)
     assert "generate_data" in str(caught.value)
 
 

@@ -39,7 +39,13 @@ def test_without_a_source_the_synthetic_day_lands(retrain_env) -> None:
     landed = job.run(DS)
     assert isinstance(landed, Landed) and landed.origin == "synthetic"
     assert Path(landed.data) == job.layout.raw_data(DS) and Path(landed.target).is_file()
-    assert landed.to_dict() == {"ds": DS, "origin": "synthetic", "data": landed.data, "target": landed.target}
+    assert landed.to_dict() == {
+        "ds": DS,
+        "origin": "synthetic",
+        "data": landed.data,
+        "target": landed.target,
+        "labelled": [DS],
+    }
     assert Landed.from_dict(landed.to_dict()) == landed
     first = Path(landed.data).read_bytes()
     assert Path(job.run(DS).data).read_bytes() == first  # a rerun gives the same bytes
@@ -154,3 +160,57 @@ def test_a_fifo_is_refused_without_blocking(retrain_env, tmp_path) -> None:
     with pytest.raises(BadDataError, match="not a regular file"):
         job.run(DS)
     assert not (job.layout.quarantine(DS) / "data.csv").exists()
+
+
+def test_a_features_only_day_lands_and_its_labels_land_three_days_later(retrain_env, tmp_path) -> None:
+    # given: a source day delivered without its labels
+    source = tmp_path / "source"
+    day = _day(source, target=None)
+    job = _job(retrain_env, source)
+    # when: it lands; then its features are in raw/, its labels are awaited (not bad data)
+    landed = job.run(DS)
+    assert Path(landed.data).read_bytes() == DATA and landed.target is None and landed.labelled == []
+    assert job.layout.feature_days() == [DS] and job.layout.labelled_days() == []
+    # when: three days later its target.csv appears and that later day lands
+    later = "2025-12-08"
+    _day(source, later, target=None)
+    (day / "target.csv").write_bytes(TARGET)
+    landed = job.run(later)
+    # then: the earlier day's labels landed with it, and the result lists that day for the labels event
+    assert landed.labelled == [DS] and landed.target is None
+    assert job.layout.raw_target(DS).read_bytes() == TARGET
+    assert job.layout.labelled_days() == [DS]
+
+
+def test_late_labels_that_do_not_match_the_features_are_quarantined(retrain_env, tmp_path) -> None:
+    source = tmp_path / "source"
+    day = _day(source, target=None)
+    job = _job(retrain_env, source)
+    job.run(DS)
+    _day(source, "2025-12-06", target=None)
+    (day / "target.csv").write_bytes(b"target\n0\n1\n")  # one label short
+    with pytest.raises(BadDataError, match="quarantined to"):
+        job.run("2025-12-06")
+    assert job.layout.features_landed("2025-12-06") and not job.layout.day_landed(DS)
+    assert job.layout.quarantine_reason(DS) is not None
+    _day(source, "2025-12-07", target=None)
+    assert job.run("2025-12-07").labelled == []  # a quarantined day's labels are not retried by later landings
+
+
+@pytest.mark.parametrize("delay", [0, 3])
+def test_the_synthetic_labels_land_after_the_delay(retrain_env, delay) -> None:
+    job = _job({**retrain_env, "RETRAIN_LABEL_DELAY_DAYS": str(delay)}, None)
+    days = [f"2025-12-0{d}" for d in range(1, 6)]
+    landed = [job.run(ds) for ds in days]
+    # the labels of day D land with day D + delay; delay 0 is the old behaviour: both files together
+    expected = [[d] for d in days] if delay == 0 else [[], [], [], [days[0]], [days[1]]]
+    assert [x.labelled for x in landed] == expected
+    assert job.layout.labelled_days() == days[: len(days) - delay]
+    assert job.layout.feature_days() == days
+    # and the late labels are the same bytes as if they had landed at once (a pure function of the day)
+    from retrain.data.generate import generate_and_write
+    from retrain.layout import Layout
+
+    other = Layout(job.layout.root.parent / "other")
+    generate_and_write(job.settings, other, days[0])
+    assert job.layout.raw_target(days[0]).read_bytes() == other.raw_target(days[0]).read_bytes()

@@ -160,3 +160,41 @@ def test_a_retrain_on_an_unchanged_stream_skips_with_its_interval(job: RetrainJo
 
     row = build_status(job.settings)["history"][-1]
     assert (row["ci_low"], row["ci_high"], row["approved_by"]) == (decision.ci_low, decision.ci_high, None)
+
+
+def test_the_window_holds_labelled_days_only_and_no_new_labels_skip_before_training(job: RetrainJob) -> None:
+    from retrain.data.generate import generate_from_settings, write_features, write_labels
+    from retrain.errors import NothingToDo
+    from retrain.records.status import build_status
+
+    # given: a labelled week, then three days whose features landed but whose labels have not
+    later = ["2025-12-08", "2025-12-09", "2025-12-10"]
+    for ds in later:
+        write_features(job.layout, ds, generate_from_settings(job.settings, ds)[0])
+
+    # when: the retrain of the newest day runs through the gate and deploys
+    evaluated = _through_evaluate(job, later[-1])
+    PromotionJob(job.settings, job.layout, registry=job.registry).deploy(evaluated)
+
+    # then: it trained and held out on labelled days only, and the card and the status say which
+    assert evaluated.run.window == tuple(DAYS) and set(evaluated.run.holdout_days) <= set(DAYS)
+    card = json.loads(job.layout.card_file(later[-1], "window").read_text())
+    assert card["days"] == DAYS
+    assert build_status(job.settings)["history"][-1]["window"] == [DAYS[0], DAYS[-1]]
+
+    # when: a retrain finds no labelled day newer than the champion's window
+    with pytest.raises(NothingToDo, match="no new labelled data since version 1") as caught:
+        job.prepare(later[-2], "drift")
+    # then: it ends before any training, recorded once as a skip (a rerun does not record it twice)
+    with pytest.raises(NothingToDo):
+        job.prepare(later[-2], "drift")
+    assert not job.layout.prepared_file(later[-2]).exists() and not job.layout.train_file(later[-2]).exists()
+    skips = [e for e in ledger.read(job.settings.ledger_path) if e.get("skipped_before_training")]
+    assert len(skips) == 1 and skips[0]["reasons"] == [str(caught.value)]
+    assert (skips[0]["decision"], skips[0]["trigger"], skips[0]["run_id"]) == ("skip", "drift", None)
+    assert build_status(job.settings)["history"][-1]["decision"] == "skip"
+
+    # when: the labels of 12-08 arrive; then the next retrain has new data: 12-08 is its holdout
+    write_labels(job.layout, later[0], generate_from_settings(job.settings, later[0])[1])
+    run = job.prepare(later[-1], "schedule")
+    assert run.window[-1] == later[0] and run.holdout_days == (later[0],) and run.champion_version == "1"

@@ -27,12 +27,19 @@ HISTORY_KEYS = {
     "ci_high",
     "approved_by",
     "approval",
+    "window",
 }
 
 
 def test_fresh_home(settings: Settings) -> None:
     status = build_status(settings)
-    assert status == {"model_name": "retrain-model", "champion": None, "history": [], "drift_events": []}
+    assert status == {
+        "model_name": "retrain-model",
+        "champion": None,
+        "history": [],
+        "performance": [],
+        "drift_events": [],
+    }
     # reading status never creates the MLflow store
     assert not (settings.home / "mlflow.db").exists()
 
@@ -80,7 +87,7 @@ def test_status_shape_with_champion_and_history(settings: Settings) -> None:
     status = json.loads(json.dumps(build_status(settings), allow_nan=False))
 
     # then it has DESIGN's shape
-    assert set(status) == {"model_name", "champion", "history", "drift_events"}
+    assert set(status) == {"model_name", "champion", "history", "performance", "drift_events"}
     assert status["champion"] == {
         "version": "1",
         "metric": "roc_auc",
@@ -104,6 +111,7 @@ def test_status_shape_with_champion_and_history(settings: Settings) -> None:
         "ci_high": None,
         "approved_by": None,
         "approval": None,
+        "window": ["2025-12-01", "2025-12-01"],
     }
     assert skip["champion_score"] == 0.91
     assert skip["version"] is None
