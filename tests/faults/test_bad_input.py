@@ -61,6 +61,7 @@ class Home:
 def home(tmp_path_factory, airflow_home, tg):  # type: ignore[no-untyped-def]
     """Seven landed days, a champion trained on them, and the last day scored: the state faults must not touch."""
     root = tmp_path_factory.mktemp("bad-input")
+    (root / "source").mkdir()  # RETRAIN_SOURCE must exist when the settings are read
     extra = {
         "RETRAIN_SOURCE": str(root / "source"),
         "TG_TOKEN": TOKEN,
@@ -154,7 +155,8 @@ def _write_source_day(home: Home, ds: str, data: bytes | None, target: bytes | N
 GENERATE_CASES = [
     *[(case, "data", mutate, frags) for case, (mutate, frags) in BAD_DATA.items()],
     *[(case, "target", mutate, frags) for case, (mutate, frags) in BAD_TARGET.items()],
-    ("missing-file", "target", lambda t: None, ["target.csv", "missing"]),
+    # a day without its features (labels alone); a day without labels lands its features (not a fault)
+    ("missing-file", "data", lambda d: None, ["data.csv", "has no data.csv"]),
 ]
 
 

@@ -47,6 +47,7 @@ class Home:
 def home(tmp_path_factory, airflow_home, tg):  # type: ignore[no-untyped-def]
     """Two good days landed (so later days are checked against their columns), and files outside the source."""
     root = tmp_path_factory.mktemp("hostile")
+    (root / "source").mkdir()  # RETRAIN_SOURCE must exist when the settings are read
     extra = {"RETRAIN_SOURCE": str(root / "source"), "TG_TOKEN": TOKEN, "TG_CHAT": CHAT, "TG_API_URL": tg.url}
     with environment(root / "home", **extra):
         from retrain.data.generate import generate_and_write
