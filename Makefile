@@ -46,9 +46,10 @@ test-integration: install ## real Airflow runs
 test-faults: install ## real fault injection (tests/faults/README.md)
 	$(BIN)/pytest tests/faults
 
-bench: install ## benchmarks: print tables of rows/s, memory and ratios; the gate on streams with no change
+bench: install ## benchmarks: print tables of rows/s, memory and ratios; the gate and drift on streams with no change
 	$(BIN)/python bench/bench_score.py
 	$(BIN)/python bench/bench_gate.py
+	$(BIN)/python bench/bench_drift.py
 
 up: install ## the Airflow UI (:8080) and MLflow UI (:5000) on this project, login required; Ctrl-C stops everything
 	$(BIN)/retrain up

@@ -15,6 +15,7 @@ CardPart = Literal["metrics", "params", "window", "decision", "model", "approval
 """The files of a model card under models/{ds}/ (`{part}.json`)."""
 
 _DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_VERSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def check_ds(ds: str) -> str:
@@ -102,6 +103,19 @@ class Layout:
 
     def report_file(self, ds: str) -> Path:
         return self.reports(ds) / "report.html"
+
+    def drift_null_file(self, champion_version: str, rows: int) -> Path:
+        """The drift null of a champion's training window at a day size: drift/champion-{version}/null-{rows}.json.
+
+        Kept beside the data because it is derived from it (the window's bins); deleting it only costs a
+        recomputation (`retrain.drift.calibration`).
+        """
+        version = str(champion_version)
+        if not _VERSION.match(version):
+            raise ValueError(f"champion version {version!r} is not a registry version (letters, digits, - and _)")
+        if rows < 0:
+            raise ValueError(f"a day size is >= 0, got {rows}")
+        return self.root / "drift" / f"champion-{version}" / f"null-{int(rows)}.json"
 
     def quarantine(self, ds: str) -> Path:
         return self.root / "quarantine" / check_ds(ds)

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     """Airflow user ids who may answer (comma separated); empty: any user allowed to edit the DAG."""
     airflow_url: str | None = Field(None, validation_alias=_env("RETRAIN_AIRFLOW_URL"))
     """The Airflow UI's address in messages; unset: Airflow's `[api] base_url`, else `retrain up`'s."""
+    slice_columns: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("RETRAIN_SLICE_COLUMNS")
+    )
     model_label: str | None = Field(None, validation_alias=_env("RETRAIN_MODEL_VERSION", "MODEL_VERSION"))
     """A free-text label for the deployed model (a release name), not the registry version."""
 
@@ -131,6 +134,14 @@ class Settings(BaseSettings):
     label_delay_days: int = Field(0, ge=0, le=365, validation_alias=_env("RETRAIN_LABEL_DELAY_DAYS"))
     """Days after its features that a synthetic day's labels land (0: together, as before)."""
 
+    drift_method: Literal["calibrated", "fixed"] = Field("calibrated", validation_alias=_env("RETRAIN_DRIFT_METHOD"))
+    # 0.1: "< 0.1 no significant change" in the PSI's industry rule of thumb (Siddiqi, Credit Risk
+    # Scorecards, Wiley 2006); the calibrated rule also asks the PSI to be beyond its null (below).
+    drift_psi_floor: float = Field(0.1, ge=0, le=10, validation_alias=_env("RETRAIN_DRIFT_PSI_FLOOR"))
+    drift_confidence: float = Field(0.99, ge=0.5, lt=1.0, validation_alias=_env("RETRAIN_DRIFT_CONFIDENCE"))
+    drift_null_resamples: int = Field(
+        5000, ge=1000, le=1_000_000, validation_alias=_env("RETRAIN_DRIFT_NULL_RESAMPLES")
+    )
     drift_psi_threshold: float = Field(0.2, gt=0, le=10, validation_alias=_env("RETRAIN_DRIFT_PSI_THRESHOLD"))
     drift_ks_threshold: float = Field(0.1, gt=0, le=1, validation_alias=_env("RETRAIN_DRIFT_KS_THRESHOLD"))
     drift_min_share: float = Field(0.2, gt=0, le=1, validation_alias=_env("RETRAIN_DRIFT_MIN_SHARE"))
@@ -228,7 +239,7 @@ class Settings(BaseSettings):
                 raise ValueError("must be a JSON object such as '{\"max_iter\": 200}'")
         return value
 
-    @field_validator("notify_urls", "approvers", mode="before")
+    @field_validator("notify_urls", "approvers", "slice_columns", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):

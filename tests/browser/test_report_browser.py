@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from retrain.drift import assess_day
+from retrain.drift import DriftPolicy, assess_day
 from retrain.model.gate import decide
 from retrain.report.html import build_report, metric_table, write_report
 from tests.helpers.chromium import CHROMIUM, headless_flags
@@ -58,7 +57,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     reference = pd.DataFrame(rng.normal(size=(28_000, 10)), columns=columns)
     current = pd.DataFrame(rng.normal(size=(2_000, 10)), columns=columns)
     current[["f02", "f07"]] += 1.0
-    thresholds = SimpleNamespace(drift_psi_threshold=0.2, drift_ks_threshold=0.1, drift_min_share=0.2)
+    thresholds = DriftPolicy(method="fixed", psi_threshold=0.2, ks_threshold=0.1, min_share=0.2)
     challenger = np.column_stack([1 - good, good])
     champion = np.column_stack([1 - weak, weak])
     scores = [metric_table(y, proba, [0, 1], ["roc_auc"])["roc_auc"] for proba in (challenger, champion)]

@@ -21,6 +21,14 @@ def test_defaults_match_the_documented_table(tmp_path: Path) -> None:
     assert settings.data_dir == tmp_path / "data"
     assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert settings.telegram_api_url == "https://api.telegram.org"
+    assert (settings.drift_method, settings.drift_psi_floor, settings.drift_confidence) == ("calibrated", 0.1, 0.99)
+    assert settings.drift_null_resamples == 5000
+    assert settings.slice_columns == []
+
+
+def test_slice_columns_are_a_comma_separated_list(tmp_path: Path) -> None:
+    settings = load_settings({"RETRAIN_HOME": str(tmp_path), "RETRAIN_SLICE_COLUMNS": " plan, region ,,"})
+    assert settings.slice_columns == ["plan", "region"]
 
 
 @pytest.mark.parametrize(
@@ -51,6 +59,8 @@ def test_both_the_retrain_names_and_the_seed_names_are_known() -> None:
         ("RETRAIN_METRIC", "auc_roc", "RETRAIN_METRIC"),
         ("RETRAIN_ESTIMATOR_PARAMS", "{not json", "RETRAIN_ESTIMATOR_PARAMS"),
         ("RETRAIN_WINDOW_DAYS", "0", "RETRAIN_WINDOW_DAYS"),
+        ("RETRAIN_DRIFT_METHOD", "psi", "RETRAIN_DRIFT_METHOD"),
+        ("RETRAIN_DRIFT_CONFIDENCE", "1", "RETRAIN_DRIFT_CONFIDENCE"),
     ],
 )
 def test_a_wrong_setting_fails_naming_it(tmp_path: Path, name: str, value: str, named: str) -> None:

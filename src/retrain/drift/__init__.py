@@ -1,9 +1,12 @@
 """Drift: is today's data still like the data the champion was trained on, and should we retrain?
 
-Three modules, one job each:
+Four modules, one job each:
 
-- `statistics`: PSI, the KS statistic, the Wasserstein distance and the mean shift per feature (effect
-  sizes, not p-values), and the day's verdict (`assess_day`). Pure: frames in, numbers out.
+- `statistics`: the PSI per feature (numeric: over the reference's deciles; categorical: over its
+  categories; both with a missing-value bin), with the KS statistic, the Wasserstein distance and the
+  mean shift reported beside it, and the day's verdict (`assess_day`). Pure: frames in, numbers out.
+- `calibration`: the PSI's null distribution at the day's sample size (the reference against itself),
+  kept per champion and size, so that a feature drifts only beyond its noise and above an effect-size floor.
 - `reference`: the champion's training window (`reference_days` from its registry tags) and its
   features read back from `raw/` (`load_window`).
 - `trigger`: the trigger policy (hysteresis over consecutive days, cooldown after a drift-triggered
@@ -22,6 +25,7 @@ from retrain.drift.statistics import (
     PSI_EPSILON,
     SUBSAMPLE_SEED,
     DayDrift,
+    DriftPolicy,
     FeatureDrift,
     assess_day,
     feature_drift,
@@ -35,6 +39,7 @@ __all__ = [
     "PSI_EPSILON",
     "SUBSAMPLE_SEED",
     "DayDrift",
+    "DriftPolicy",
     "FeatureDrift",
     "TriggerDecision",
     "assess_day",

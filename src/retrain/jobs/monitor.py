@@ -6,7 +6,8 @@ The use case behind the `monitor_drift` DAG (`retrain.airflow.drift_tasks` maps 
 2. the day's features and the window's, reading ONLY the champion's feature columns, as scoring does
    (a later export with an extra id column, text or numbers, neither fails the day nor makes an older
    day look like it lacks a column);
-3. the statistics (`retrain.drift.statistics.assess_day`) and the trigger policy
+3. the statistics (`retrain.drift.statistics.assess_day`, each feature's PSI against its null at the
+   day's size, kept per champion and size by `retrain.drift.calibration`) and the trigger policy
    (`retrain.drift.trigger.should_trigger`: hysteresis and cooldown, read back from the ledger);
 4. one ledger record per day and champion (a rerun of a day does not record it twice);
 5. on a sustained drift outside the cooldown, one alert (`MonitorJob.alert`); the DAG then triggers
@@ -18,6 +19,7 @@ Nothing here imports Airflow.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +120,7 @@ class MonitorJob:
         """
         from retrain.data.validate import read_features
         from retrain.drift import assess_day, load_window, reference_days, should_trigger
+        from retrain.drift.calibration import null_rows
         from retrain.records import ledger
         from retrain.records.ledger import drift_entry
 
@@ -130,7 +133,8 @@ class MonitorJob:
         columns = self.champion_columns(champion)
         current = read_features(self.layout.raw_data(ds), columns)
         reference = load_window(self.layout, start, end, columns)
-        today = assess_day(ds, reference, current, settings)
+        cache = self.layout.drift_null_file(champion.version, null_rows(len(current)))
+        today = assess_day(ds, reference, current, settings, cache=cache)
         history = [e for e in ledger.read(settings.ledger_path) if e.get("decision") == "drift" and e.get("ds") != ds]
         decision = should_trigger(
             history, today, consecutive_days=settings.drift_consecutive_days, cooldown_days=settings.drift_cooldown_days
@@ -160,7 +164,11 @@ class MonitorJob:
             share=today.share,
             champion_version=champion.version,
             reference=[start, end],
-            top=[{"feature": f.feature, "psi": round(f.psi, 3), "ks": round(f.ks, 3)} for f in top],
+            # A categorical feature has no KS statistic: None (JSON has no NaN).
+            top=[
+                {"feature": f.feature, "psi": round(f.psi, 3), "ks": None if math.isnan(f.ks) else round(f.ks, 3)}
+                for f in top
+            ],
         )
 
     def alert(self, result: DriftResult) -> list[ChannelResult]:

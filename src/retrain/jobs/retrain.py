@@ -302,6 +302,7 @@ class RetrainJob:
             challenger_score=scores.challenger_score,
             champion_score=scores.champion_score,
             policy=GatePolicy.from_settings(settings),
+            slices=self._slice_values(X),
         )
         log.info(
             "%s on the holdout: challenger %.4f, champion (v%s) %s",
@@ -322,6 +323,22 @@ class RetrainJob:
         )
         log.info("report: %s", report)
         return Evaluated(run=run, scores=scores, decision=decision)
+
+    def _slice_values(self, X: Any) -> dict[str, Any]:
+        """`RETRAIN_SLICE_COLUMNS`' values on the holdout rows.
+
+        Raises:
+            ConfigurationError: A slice column is not one of the model's features.
+        """
+        from retrain.errors import ConfigurationError
+
+        missing = [c for c in self.settings.slice_columns if c not in X.columns]
+        if missing:
+            raise ConfigurationError(
+                f"RETRAIN_SLICE_COLUMNS names {missing}, which the holdout does not have; "
+                f"its feature columns are {list(X.columns)[:20]}"
+            )
+        return {c: X[c].to_numpy() for c in self.settings.slice_columns}
 
     def _write_holdout_scores(
         self, ds: str, y: Any, classes: list[Any], challenger: Any, champion_classes: list[Any] | None, champion: Any
@@ -356,12 +373,15 @@ class RetrainJob:
         """
         from retrain.data.prepare import read_split
         from retrain.drift import assess_day, load_window, reference_days
+        from retrain.drift.calibration import null_rows
         from retrain.report.html import build_report, write_report
 
         settings, ds = self.settings, run.ds
+        cache = None
         if run.champion_version is not None:
             start, end = reference_days(self.registry.get(run.champion_version).tags)
             reference = load_window(self.layout, start, end, list(X_holdout.columns))
+            cache = self.layout.drift_null_file(run.champion_version, null_rows(len(X_holdout)))
         else:
             reference, _, _ = read_split(self.layout.train_file(ds))
         html = build_report(
@@ -373,7 +393,7 @@ class RetrainJob:
             champion_proba=champion_proba,
             classes=classes,
             decision=decision.to_dict(),
-            drift=assess_day(ds, reference, X_holdout, settings),
+            drift=assess_day(ds, reference, X_holdout, settings, cache=cache),
             reference=reference,
             current=X_holdout,
         )

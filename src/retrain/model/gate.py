@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,6 +38,8 @@ class GateDecision:
         ci_low, ci_high: The interval of challenger − champion (None without a champion or an interval).
         challenger_ci_low, challenger_ci_high: The interval of the challenger's own score.
         holdout_rows: Rows of the holdout both models were scored on (None when not known).
+        slices: The slice table (`retrain.model.slices.SliceResult.to_dict()` per slice), empty without
+            `RETRAIN_SLICE_COLUMNS` or a champion to compare with.
     """
 
     deploy: bool
@@ -53,6 +56,7 @@ class GateDecision:
     challenger_ci_low: float | None = None
     challenger_ci_high: float | None = None
     holdout_rows: int | None = None
+    slices: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def decision(self) -> str:
@@ -75,6 +79,7 @@ class GateDecision:
                 data[key] = None
         data["decision"] = self.decision
         data["reasons"] = list(self.reasons)
+        data["slices"] = [dict(s) for s in self.slices]
         return data
 
     @classmethod
@@ -97,6 +102,7 @@ class GateDecision:
             challenger_ci_low=_float(data.get("challenger_ci_low")),
             challenger_ci_high=_float(data.get("challenger_ci_high")),
             holdout_rows=None if data.get("holdout_rows") is None else int(data["holdout_rows"]),
+            slices=[dict(s) for s in data.get("slices") or []],
         )
 
 
@@ -256,6 +262,7 @@ def decide_paired(
     challenger_score: float,
     champion_score: float | None,
     policy: GatePolicy,
+    slices: Mapping[str, Sequence[Any]] | None = None,
 ) -> GateDecision:
     """Apply the gate with a paired bootstrap interval (or the point rule when `policy.method == "point"`).
 
@@ -269,6 +276,9 @@ def decide_paired(
         challenger_score, champion_score: The point estimates on the whole holdout (the scores the
             card and MLflow show); champion None when there is none.
         policy: Threshold, required improvement, confidence, resamples and size limits.
+        slices: Slice column -> its values on the holdout rows (`RETRAIN_SLICE_COLUMNS`): with a
+            champion to compare with, a slice on which the challenger is surely worse (the paired
+            interval's upper bound < 0, `retrain.model.slices`) makes the gate skip, naming it.
 
     The comparison deploys when the interval's lower bound is >= `min_improvement` AND above 0: a
     bound of exactly 0 (the same model again, or two models perfect on the holdout) means "not worse",
@@ -288,6 +298,55 @@ def decide_paired(
         min_improvement=policy.min_improvement,
         metric=metric,
     )
+    decision = _decide_paired(
+        metric, y, classes, challenger_proba, champion_proba, point, challenger_score, champion_score, policy
+    )
+    if not slices or champion_proba is None or champion_score is None:
+        return decision
+    return _with_slices(decision, metric, y, classes, challenger_proba, champion_proba, slices, policy)
+
+
+def _with_slices(
+    decision: GateDecision,
+    metric: str,
+    y: Any,
+    classes: list[Any],
+    challenger_proba: Any,
+    champion_proba: Any,
+    slices: Mapping[str, Sequence[Any]],
+    policy: GatePolicy,
+) -> GateDecision:
+    """The decision with the slice table, and a skip naming every slice the challenger is surely worse on."""
+    from retrain.model.slices import compare_slices
+
+    table = compare_slices(metric, y, classes, challenger_proba, champion_proba, slices, policy)
+    worse = [s for s in table if s.verdict == "worse"]
+    reasons = list(decision.reasons)
+    if worse:
+        reasons.extend(s.describe(metric, policy.confidence) for s in worse)
+    else:
+        compared = sum(s.verdict == "ok" for s in table)
+        small = sum(s.verdict != "ok" for s in table)
+        reasons.append(
+            f"no slice of {', '.join(slices)} is surely worse ({compared} compared"
+            + (f", {small} too small or undefined)" if small else ")")
+        )
+    return _replace(
+        decision, deploy=decision.deploy and not worse, reasons=reasons, slices=[s.to_dict() for s in table]
+    )
+
+
+def _decide_paired(
+    metric: str,
+    y: Any,
+    classes: list[Any],
+    challenger_proba: Any,
+    champion_proba: Any | None,
+    point: GateDecision,
+    challenger_score: float,
+    champion_score: float | None,
+    policy: GatePolicy,
+) -> GateDecision:
     rows = len(y)
     if policy.method == "point":
         return _replace(point, holdout_rows=rows)

@@ -273,7 +273,10 @@ class DriftMessage(_Text):
     top: Sequence[dict[str, Any]]
 
     def lines(self) -> Lines:
-        features = ", ".join(f"{f['feature']} (PSI {f['psi']}, KS {f['ks']})" for f in self.top)
+        features = ", ".join(
+            f"{f['feature']} (PSI {f['psi']}" + ("" if f.get("ks") is None else f", KS {f['ks']}") + ")"
+            for f in self.top
+        )
         return [
             [
                 Part("DRIFT: "),

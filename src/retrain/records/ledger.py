@@ -361,7 +361,9 @@ def drift_entry(
 
     Returns:
         `decision` "drift", `trigger` "schedule", `ds`, `drifted`, `triggered_retrain`, `share`,
-        `drifted_features`, the thresholds and per-feature statistics, the reasons, the reference
+        `drifted_features`, the rule and its thresholds (`method`, the PSI floor, the null's level and
+        size, or the fixed PSI / KS thresholds; the share), per-feature statistics (each with its PSI,
+        its null quantile and the floor), the reasons, the reference
         window and the champion version it was compared with.
     """
     day = today.to_dict()
@@ -373,7 +375,10 @@ def drift_entry(
         "triggered_retrain": bool(decision.should_retrain),
         "share": day["share"],
         "drifted_features": day["drifted_features"],
-        "thresholds": {k: day[k] for k in ("psi_threshold", "ks_threshold", "min_share")},
+        "thresholds": {
+            k: day[k]
+            for k in ("method", "psi_floor", "null_level", "null_rows", "psi_threshold", "ks_threshold", "min_share")
+        },
         "features": day["features"],
         "reasons": list(decision.reasons),
         "window": list(reference_window or []),

@@ -143,6 +143,36 @@ def _decision_section(decision: Mapping[str, Any], metric: str) -> str:
     )
 
 
+def _slices_section(decision: Mapping[str, Any], metric: str) -> str:
+    """The slice table (`RETRAIN_SLICE_COLUMNS`): each slice's rows, both scores and the interval of the gain."""
+    slices = decision.get("slices") or []
+    if not slices:
+        return ""
+    level = "" if decision.get("confidence") is None else f" ({float(decision['confidence']):.0%})"
+    head = (
+        f"<tr><th>slice</th><th>rows</th><th>challenger {html.escape(metric)}</th><th>champion</th>"
+        f"<th>challenger − champion interval{level}</th><th>verdict</th></tr>"
+    )
+    rows = []
+    for s in slices:
+        interval = "—" if s.get("ci_low") is None else f"[{s['ci_low']:+.4f}, {s['ci_high']:+.4f}]"
+        verdict = html.escape(str(s.get("verdict")))
+        if s.get("note"):
+            verdict += f' <span class="note">({html.escape(str(s["note"]))})</span>'
+        css = ' class="drifted"' if s.get("verdict") == "worse" else ""
+        rows.append(
+            f"<tr{css}><td>{html.escape(str(s.get('column')))} = {html.escape(str(s.get('value')))}</td>"
+            f"<td>{int(s.get('rows') or 0):,}</td><td>{fmt(s.get('challenger'))}</td><td>{fmt(s.get('champion'))}</td>"
+            f"<td>{interval}</td><td>{verdict}</td></tr>"
+        )
+    return (
+        '<section id="slices"><h2>Slices: is the challenger surely worse anywhere?</h2>'
+        '<p class="note">A slice is "worse" when the whole interval of challenger − champion on its rows is '
+        "below 0; that alone makes the gate skip.</p>"
+        f'<table class="slices"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></section>'
+    )
+
+
 def _metrics_section(challenger: dict[str, float], champion: dict[str, float] | None, gate_metric: str) -> str:
     head = "<tr><th>metric</th><th>challenger</th><th>champion</th><th>difference</th></tr>"
     rows = []
@@ -171,12 +201,20 @@ def _drift_section(
             0,
         )
     word, css = ("DRIFTED", "drifted") if drift.drifted else ("STABLE", "stable")
-    thresholds = []
-    if not math.isnan(drift.psi_threshold):
-        thresholds.append(f"PSI ≥ {drift.psi_threshold:g}")
-    if not math.isnan(drift.ks_threshold):
-        thresholds.append(f"KS ≥ {drift.ks_threshold:g}")
-    rule = f" A feature drifts when {' or '.join(thresholds)}." if thresholds else ""
+    calibrated = drift.method == "calibrated"
+    if calibrated:
+        rule = (
+            f" A feature drifts when its PSI is above the null's quantile (the PSI the reference reaches "
+            f"against itself at {drift.null_rows:,} rows, level {drift.null_level:.4f}) and ≥ the floor "
+            f"{drift.psi_floor:g}."
+        )
+    else:
+        thresholds = []
+        if not math.isnan(drift.psi_threshold):
+            thresholds.append(f"PSI ≥ {drift.psi_threshold:g}")
+        if not math.isnan(drift.ks_threshold):
+            thresholds.append(f"KS ≥ {drift.ks_threshold:g}")
+        rule = f" A feature drifts when {' or '.join(thresholds)}." if thresholds else ""
     day_rule = "" if math.isnan(drift.min_share) else f" (the day drifts from a share of {drift.min_share:.2f})"
     summary = (
         f"<p>{len(drift.drifted_features)} of {len(drift.features)} features drifted on {html.escape(drift.ds)}: "
@@ -184,18 +222,25 @@ def _drift_section(
         f"Reference: {drift.reference_rows:,} rows; current: {drift.current_rows:,} rows.</p>"
     )
     head = (
-        "<tr><th>feature</th><th>PSI</th><th>KS statistic</th><th>Wasserstein (sd)</th>"
-        "<th>mean shift (sd)</th><th>drifted</th></tr>"
+        "<tr><th>feature</th><th>kind</th><th>PSI</th><th>null quantile</th><th>floor</th><th>KS statistic</th>"
+        "<th>Wasserstein (sd)</th><th>mean shift (sd)</th><th>drifted</th></tr>"
     )
     rows = []
     for f in drift.features:
-        psi_css = ' class="over"' if not math.isnan(f.psi) and f.psi >= drift.psi_threshold else ""
-        ks_css = ' class="over"' if not math.isnan(f.ks) and f.ks >= drift.ks_threshold else ""
+        if calibrated:
+            over = not math.isnan(f.psi) and f.psi > f.null_quantile and f.psi >= f.floor
+            ks_over = False
+        else:
+            over = not math.isnan(f.psi) and f.psi >= drift.psi_threshold
+            ks_over = not math.isnan(f.ks) and f.ks >= drift.ks_threshold
+        psi_css = ' class="over"' if over else ""
+        ks_css = ' class="over"' if ks_over else ""
         shift = "—" if math.isnan(f.mean_shift) else f"{f.mean_shift:+.3f}"
         row_css = ' class="drifted"' if f.drifted else ""
         rows.append(
-            f"<tr{row_css}><td>{html.escape(f.feature)}</td>"
-            f"<td{psi_css}>{fmt(f.psi)}</td><td{ks_css}>{fmt(f.ks)}</td><td>{fmt(f.wasserstein)}</td>"
+            f"<tr{row_css}><td>{html.escape(f.feature)}</td><td>{f.kind}</td>"
+            f"<td{psi_css}>{fmt(f.psi)}</td><td>{fmt(f.null_quantile)}</td><td>{fmt(f.floor)}</td>"
+            f"<td{ks_css}>{fmt(f.ks)}</td><td>{fmt(f.wasserstein)}</td>"
             f"<td>{shift}</td><td>{'yes' if f.drifted else 'no'}</td></tr>"
         )
     table = f'<table class="drift"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
@@ -207,6 +252,9 @@ def _drift_section(
         notes.append("The reference and current data were not given: no histograms.")
     elif drifted:
         for stats in drifted[:MAX_DRIFT_PLOTS]:
+            if stats.kind == "categorical":
+                notes.append(f"{html.escape(stats.feature)} is categorical: its PSI is over its categories.")
+                continue
             if stats.feature not in reference.columns or stats.feature not in current.columns:
                 notes.append(f"{html.escape(stats.feature)} is missing from the data given: no histogram.")
                 continue
@@ -316,6 +364,7 @@ def build_report(
         _decision_section(decision, metric),
         _metrics_section(scores["challenger"], scores.get("champion"), metric),
         "</div>",
+        _slices_section(decision, metric),
         '<section id="curves"><h2>ROC and precision-recall curves</h2>'
         f'<div class="plots">{"".join(curves)}</div></section>',
         f'<section id="confusion"><h2>Confusion matrices</h2><div class="plots">{"".join(confusion)}</div></section>',

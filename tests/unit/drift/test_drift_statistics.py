@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from retrain.drift.statistics import PSI_EPSILON, DayDrift, FeatureDrift, assess_day, feature_drift, psi
+from retrain.drift.statistics import PSI_EPSILON, DayDrift, DriftPolicy, FeatureDrift, assess_day, feature_drift, psi
 from retrain.settings import Settings
 
-THRESHOLDS = SimpleNamespace(drift_psi_threshold=0.2, drift_ks_threshold=0.1, drift_min_share=0.2)
+THRESHOLDS = DriftPolicy(method="fixed", psi_threshold=0.2, ks_threshold=0.1, min_share=0.2)
 
 
 def _frame(rng: np.random.Generator, rows: int) -> pd.DataFrame:
@@ -126,17 +125,20 @@ def test_subsampling_is_seeded_and_close_to_the_full_statistics() -> None:
     assert first.mean_shift == full.mean_shift  # the mean shift always uses every row
 
 
-def test_constant_missing_and_non_numeric_columns() -> None:
+def test_constant_missing_and_text_columns() -> None:
     reference = pd.DataFrame(
         {"const": [1.0] * 50, "gappy": [np.nan, *range(49)], "name": ["a"] * 50, "empty": [np.nan] * 50}
     )
     current = pd.DataFrame({"const": [1.0] * 20, "gappy": list(range(20)), "name": ["b"] * 20, "empty": range(20)})
     result = {f.feature: f for f in feature_drift(reference, current, psi_threshold=0.2, ks_threshold=0.1)}
-    assert set(result) == {"const", "gappy", "empty"}  # text columns are not compared
+    assert set(result) == {"const", "gappy", "name", "empty"}
     assert result["const"].psi == 0.0 and result["const"].ks == 0.0 and not result["const"].drifted
-    assert math.isfinite(result["gappy"].psi)  # missing values are left out, not propagated
-    assert math.isnan(result["empty"].psi) and not result["empty"].drifted
-    with pytest.raises(ValueError, match="share no numeric column"):
+    assert math.isfinite(result["gappy"].psi)  # missing values have a bin of their own, never NaN
+    assert math.isnan(result["empty"].psi) and not result["empty"].drifted  # nothing in the reference
+    # a text column is compared over its categories (no KS): "a" every day, then "b" only
+    assert result["name"].kind == "categorical" and math.isnan(result["name"].ks)
+    assert result["name"].drifted and result["name"].psi > 5
+    with pytest.raises(ValueError, match="share no column"):
         feature_drift(pd.DataFrame({"a": [1.0]}), pd.DataFrame({"b": [1.0]}), psi_threshold=0.2, ks_threshold=0.1)
 
 
@@ -165,9 +167,12 @@ def test_a_day_drifts_from_the_min_share_of_features(n_shifted: int, drifted: bo
 def test_assess_day_reads_the_settings(settings: Settings) -> None:
     reference, current = _shifted_day(2)
     day = assess_day("2025-12-20", reference, current, settings)
-    assert day.psi_threshold == settings.drift_psi_threshold
-    assert day.ks_threshold == settings.drift_ks_threshold
+    assert day.method == settings.drift_method == "calibrated"
+    assert day.psi_floor == settings.drift_psi_floor
     assert day.min_share == settings.drift_min_share
+    assert day.null_rows == 2_000 and 0.99 < day.null_level < 1
+    assert all(f.floor == settings.drift_psi_floor and f.null_quantile > 0 for f in day.features)
+    assert day.drifted_features == ["f00", "f01"]
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         assess_day("20/12/2025", reference, current, settings)
 
@@ -177,8 +182,18 @@ def test_day_to_dict_is_small_json_and_round_trips() -> None:
     day = assess_day("2025-12-20", reference, current, THRESHOLDS)
     data = day.to_dict()
     text = json.dumps(data, allow_nan=False)
-    assert len(text) < 2_000
-    assert set(data["features"][0]) == {"feature", "psi", "ks", "wasserstein", "mean_shift", "drifted"}
+    assert len(text) < 3_000
+    assert set(data["features"][0]) == {
+        "feature",
+        "kind",
+        "psi",
+        "null_quantile",
+        "floor",
+        "ks",
+        "wasserstein",
+        "mean_shift",
+        "drifted",
+    }
     again = DayDrift.from_dict(json.loads(text))
     assert again.drifted_features == day.drifted_features
     assert again.drifted is day.drifted

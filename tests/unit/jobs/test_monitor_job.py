@@ -96,3 +96,25 @@ def test_the_alert_names_the_day_the_champion_and_the_top_features(job: MonitorJ
     results = job.alert(result)
     assert [(r.channel, r.ok) for r in results] == [("log", True)]
     assert home.settings.outbox_path.is_file()
+
+
+def test_fifty_row_days_of_a_stable_stream_neither_drift_nor_retrain(job: MonitorJob, home: ChampionHome) -> None:
+    # given: four later days of 50 rows each from the champion's own (undrifted) stream
+    from retrain.data.generate import generate_day, write_day
+
+    days = ["2025-12-20", "2025-12-21", "2025-12-22", "2025-12-23"]
+    for ds in days:
+        X, y = generate_day(ds, rows=50, n_features=len(home.columns), seed=1, drift_start=None, drift_strength=0.0)
+        write_day(home.layout, ds, X, y)
+    # when: each is monitored
+    results = [job.run(ds) for ds in days]
+    # then: no day drifted, nothing was triggered
+    assert [(r.drifted, r.should_retrain) for r in results] == [(False, False)] * len(days)
+    # and: the null of this champion at 50 rows was drawn once and kept, and every record shows, per
+    # feature, the PSI, the null's quantile (far above what a 300-row day needs) and the floor
+    cache = home.layout.drift_null_file(home.version, 50)
+    assert cache.is_file()
+    for ds in days:
+        (entry,) = _drift_entries(home, ds)
+        assert entry["thresholds"]["method"] == "calibrated" and entry["thresholds"]["null_rows"] == 50
+        assert all(f["null_quantile"] > 0.2 and f["floor"] == 0.1 for f in entry["features"])

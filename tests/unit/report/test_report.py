@@ -7,18 +7,17 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from retrain.drift import assess_day
+from retrain.drift import DriftPolicy, assess_day
 from retrain.model.gate import decide
 from retrain.report.html import REPORT_METRICS, build_report, metric_table, write_report
 
-THRESHOLDS = SimpleNamespace(drift_psi_threshold=0.2, drift_ks_threshold=0.1, drift_min_share=0.2)
+THRESHOLDS = DriftPolicy(method="fixed", psi_threshold=0.2, ks_threshold=0.1, min_share=0.2)
 SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
 NETWORK_LOAD = re.compile(r"""\b(?:src|href|srcset|action|data)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 
@@ -273,3 +272,50 @@ def test_status_table_keeps_every_column_at_80_columns(width: int) -> None:
     for word in ("reasons", "2025-12-20", "schedule", "rollback", "0.9123", "0.9012", "[-0.0031,", "+0.0152]", "12"):
         assert word in flat
     assert "surely" in flat and "better" in flat  # the reasons column is there, its text wrapped
+
+
+def test_calibrated_drift_shows_the_null_and_the_floor_and_the_slice_table() -> None:
+    # given a calibrated drift (a text feature among the numbers) and a decision with a slice table
+    reference, current = _drift()
+    reference["plan"] = np.where(np.arange(len(reference)) % 3 == 0, "pro", "free").astype(object)
+    current["plan"] = np.array(["team"] * len(current), dtype=object)
+    day = assess_day("2025-12-22", reference, current, DriftPolicy())
+    decision = decide(0.93, 0.71, threshold=0.8, min_improvement=0.0, metric="roc_auc").to_dict()
+    decision["slices"] = [
+        {
+            "column": "plan",
+            "value": "b",
+            "rows": 600,
+            "challenger": 0.56,
+            "champion": 0.77,
+            "ci_low": -0.27,
+            "ci_high": -0.15,
+            "verdict": "worse",
+            "note": "",
+        },
+        {
+            "column": "plan",
+            "value": "c",
+            "rows": 12,
+            "challenger": 0.9,
+            "champion": 0.8,
+            "ci_low": None,
+            "ci_high": None,
+            "verdict": "too small",
+            "note": "too small to decide: 12 rows",
+        },
+    ]
+    html = _report(drift=day, decision=decision, reference=reference, current=current)
+    # then the drift table shows, per feature, its kind, PSI, the null's quantile and the floor
+    table = re.search(r'<table class="drift">.*?</table>', html, re.DOTALL).group(0)
+    assert "<th>null quantile</th><th>floor</th>" in table
+    plan = next(f for f in day.features if f.feature == "plan")
+    assert plan.kind == "categorical" and plan.drifted
+    assert f'<td>categorical</td><td class="over">{plan.psi:.4f}</td><td>{plan.null_quantile:.4f}</td>' in table
+    assert table.count("<td>0.1000</td>") == len(day.features)
+    assert f"at {day.null_rows:,} rows" in html and "floor 0.1" in html
+    assert "plan is categorical" in html  # no histogram of a category
+    # and the slice table is there, the worse slice highlighted
+    slices = re.search(r'<table class="slices">.*?</table>', html, re.DOTALL).group(0)
+    assert '<tr class="drifted"><td>plan = b</td><td>600</td>' in slices
+    assert "[-0.2700, -0.1500]" in slices and "too small to decide: 12 rows" in slices
