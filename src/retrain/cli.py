@@ -105,6 +105,8 @@ def demo() -> None:
     The demo is automatic (`RETRAIN_APPROVAL=none`): a simulated timeline has nobody to approve its
     deploys, and each retrain would wait `RETRAIN_APPROVAL_TIMEOUT` for one. Unless
     RETRAIN_LABEL_DELAY_DAYS is set, labels land 3 days after their features, as in production.
+    With RETRAIN_SYNTHETIC_MIXED_TYPES=true the stream holds text, boolean and integer columns with
+    missing values beside its floats, and the summary shows such rows in the last predictions.
     """
     os.environ.setdefault("RETRAIN_MIN_IMPROVEMENT", DEMO_MIN_IMPROVEMENT)
     os.environ.setdefault("RETRAIN_LABEL_DELAY_DAYS", DEMO_LABEL_DELAY_DAYS)
@@ -493,9 +495,10 @@ def predict(
             message = str(exc)
             if input_path.suffix.lower() == ".csv":  # name the file, the column and the first bad row
                 from retrain.data.validate import explain_unscorable
-                from retrain.scoring.engine import feature_columns
+                from retrain.scoring.engine import feature_columns, feature_kinds
 
-                message = str(explain_unscorable(input_path, feature_columns(estimator), exc))
+                columns = feature_columns(estimator)
+                message = str(explain_unscorable(input_path, columns, exc, feature_kinds(estimator)))
             err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
     console.print(

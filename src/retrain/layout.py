@@ -16,6 +16,9 @@ CardPart = Literal["metrics", "params", "window", "decision", "model", "approval
 
 _DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _VERSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SPLIT_KINDS = "kinds.json"
+"""Beside train.csv and val.csv: the kind of each feature column (`retrain.data.kinds`), so the split reads
+back exactly as it was written (text "1"/"0" stays text, booleans stay booleans)."""
 
 
 def check_ds(ds: str) -> str:
@@ -62,6 +65,10 @@ class Layout:
     def val_file(self, ds: str) -> Path:
         """The holdout split: the older name of `holdout_file`."""
         return self.holdout_file(ds)
+
+    def split_kinds_file(self, ds: str) -> Path:
+        """The kinds of the split's feature columns (`SPLIT_KINDS`), written with train.csv and val.csv."""
+        return self.processed(ds) / SPLIT_KINDS
 
     def prepared_file(self, ds: str) -> Path:
         """What a retrain of `ds` pinned on its first run (window, holdout days, champion), for reruns."""

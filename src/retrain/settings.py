@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     drift_strength: float = Field(1.0, ge=0.0, le=10.0, validation_alias=_env("RETRAIN_DRIFT_STRENGTH"))
     label_delay_days: int = Field(0, ge=0, le=365, validation_alias=_env("RETRAIN_LABEL_DELAY_DAYS"))
     """Days after its features that a synthetic day's labels land (0: together, as before)."""
+    synthetic_mixed_types: bool = Field(False, validation_alias=_env("RETRAIN_SYNTHETIC_MIXED_TYPES"))
+    """The synthetic stream adds a text column with gaps (`segment`), a boolean with gaps (`active`) and an
+    integer (`visits`) to its float features, as a real export holds them (`retrain.data.generate`)."""
 
     drift_method: Literal["calibrated", "fixed"] = Field("calibrated", validation_alias=_env("RETRAIN_DRIFT_METHOD"))
     # 0.1: "< 0.1 no significant change" in the PSI's industry rule of thumb (Siddiqi, Credit Risk

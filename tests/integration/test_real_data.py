@@ -23,19 +23,62 @@ pytestmark = pytest.mark.integration
 
 SPECIES = ["Adelie", "Chinstrap", "Gentoo"]
 NUMERIC = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year"]
+# every column as exported: text (island, sex), floats, an integer (year), a boolean, missing values kept
+ALL = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex", "year", "long_flippers"]
+
+PLAIN_CLIENT = """
+import sys, mlflow, pandas as pd
+from mlflow.cli import cli
+uri, name, raw, out, cli_out = sys.argv[1:]
+mlflow.set_tracking_uri(uri)
+model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+print("TYPES", ";".join(f"{s.name}={s.type.name}" for s in model.metadata.get_input_schema().inputs))
+pd.DataFrame({"prediction": model.predict(pd.read_csv(raw))}).to_csv(out, index=False)
+# the `mlflow models predict` command itself, in this same process (one interpreter start less)
+command = ["models", "predict", "-m", f"models:/{name}@champion", "-i", raw, "-t", "csv", "-o", cli_out]
+cli.main([*command, "--env-manager", "local"], standalone_mode=False)
+"""
 
 
 def penguin_days(source: Path, timeline: list[str]) -> None:
-    """Write the penguins, shuffled, as one folder per day: `{ds}/data.csv` and `{ds}/target.csv`."""
+    """Write all 344 penguins, shuffled, as one folder per day: `{ds}/data.csv` and `{ds}/target.csv`."""
     import palmerpenguins
 
     frame = palmerpenguins.load_penguins()  # inside the wheel: nothing is downloaded
-    frame = frame.dropna(subset=NUMERIC).sample(frac=1.0, random_state=0).reset_index(drop=True)
+    frame["long_flippers"] = (frame["flipper_length_mm"] > 200).astype(object).where(frame["flipper_length_mm"].notna())
+    frame = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
     for ds, rows in zip(timeline, np.array_split(np.arange(len(frame)), len(timeline)), strict=True):
         day = source / ds
         day.mkdir(parents=True)
-        frame.loc[rows, NUMERIC].to_csv(day / "data.csv", index=False)
+        frame.loc[rows, ALL].to_csv(day / "data.csv", index=False)
         frame.loc[rows, ["species"]].rename(columns={"species": "target"}).to_csv(day / "target.csv", index=False)
+
+
+def plain_mlflow_reproduces(settings, raw: Path, predictions: pd.DataFrame, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A plain MLflow client (another process) and `mlflow models predict` give `predictions` on the raw CSV."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out, cli_out = tmp_path / "plain.csv", tmp_path / "cli.json"
+    uri, name = settings.mlflow_tracking_uri, settings.model_name
+    done = subprocess.run(
+        [sys.executable, "-c", PLAIN_CLIENT, uri, name, str(raw), str(out), str(cli_out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("TYPES "))
+    types = dict(item.split("=") for item in line.removeprefix("TYPES ").split(";"))
+    assert types["island"] == "string" and types["year"] == "long" and types["long_flippers"] == "boolean"
+    assert types["bill_length_mm"] == "double"
+    assert pd.read_csv(out)["prediction"].tolist() == predictions["prediction"].tolist()
+    got = json.loads(cli_out.read_text())  # {"predictions": [...]}
+    got = got["predictions"] if isinstance(got, dict) else got
+    assert list(got) == predictions["prediction"].tolist()
 
 
 @pytest.mark.parametrize("estimator", [None, "sklearn.ensemble.RandomForestClassifier"])
@@ -73,13 +116,18 @@ def test_penguins_from_source_to_predictions_with_species_names(
     best = predictions[per_class].to_numpy().argmax(axis=1)
     assert (predictions["prediction"].to_numpy() == np.asarray(SPECIES)[best]).all()
     np.testing.assert_allclose(predictions["probability"], predictions[per_class].max(axis=1), atol=1e-12)
-    # and: they are the registered champion's own predictions, and mostly right
+    # and: they are the registered champion's own predictions on the raw rows (text, booleans and gaps
+    # included: nothing was dropped or encoded by hand), and mostly right
     model = Registry.from_settings(settings).load_model(f"models:/{settings.model_name}@champion")
-    assert list(model.classes_) == SPECIES
+    assert list(model.classes_) == SPECIES and list(model.feature_names_in_) == ALL
     features = pd.read_csv(layout.raw_data(ds))
+    assert features.isna().any().any() and len(predictions) == len(features)
     assert (predictions["prediction"].to_numpy() == model.predict(features[list(model.feature_names_in_)])).all()
     truth = pd.read_csv(tmp_path / "source" / ds / "target.csv")["target"]
     assert (predictions["prediction"] == truth).mean() > 0.9
+    # and: a plain MLflow client in another process, and the `mlflow models predict` CLI, reproduce them
+    if estimator is None:
+        plain_mlflow_reproduces(settings, layout.raw_data(ds), predictions, tmp_path)
 
 
 def penguin_days_with(source: Path, plan: dict[str, list[str]]) -> None:
@@ -135,3 +183,8 @@ def test_classes_that_appear_or_vanish_end_with_a_recorded_decision(
         # the champion never predicts the new class: the challenger that knows it scores higher and deploys
         assert entry["challenger_score"] > entry["champion_score"]
         assert entry["decision"] == "deploy"
+        # and the new class was reported once, naming the day it first appeared and the class
+        news = [e for e in ledger.read(settings.ledger_path) if e["decision"] == "new_class"]
+        assert [(e["ds"], e["classes"]) for e in news] == [(timeline[4], ["Chinstrap"])], news
+        sent = settings.outbox_path.read_text()
+        assert sent.count("NEW CLASS") == 1 and "Chinstrap" in sent

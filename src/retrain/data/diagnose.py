@@ -188,6 +188,8 @@ def _first_bad_value(
 
 def _parses(values: pd.Series, kind: pa.DataType) -> pd.Series:
     """Which strings pyarrow would accept as `kind`; approximated per element, used only on the slow path."""
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return pd.Series(True, index=values.index)  # any text is a string
     stripped = values.astype(str)
     if pa.types.is_integer(kind):
         return stripped.str.fullmatch(r"[+-]?\d+")

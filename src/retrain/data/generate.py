@@ -16,6 +16,13 @@ The stream:
   wrong). A model trained before the drift drops to about 0.6 ROC AUC on fully drifted days; a model
   retrained on drifted days recovers to about 0.9.
 
+With `mixed_types` (`RETRAIN_SYNTHETIC_MIXED_TYPES`) each day also holds the kinds a real export has,
+drawn from their own random stream so the float features and the labels stay exactly as without them:
+`segment` (text `low`/`mid`/`high`, the bucket of `f00` with 5 % of the rows relabelled at random and
+8 % left empty), `active` (`True`/`False`: whether `f01` > 0, 10 % empty) and `visits` (a count). They
+add no information beyond the float features (the labels do not depend on them), so they show the
+whole path, from landing to `predictions.csv`, without changing what the stream is about.
+
 Everything is a pure function of `(seed, ds)`: rerunning a day gives byte-identical files, and days can
 be generated in any order or in parallel.
 """
@@ -108,8 +115,11 @@ def generate_day(
     seed: int,
     drift_start: date | None,
     drift_strength: float,
+    mixed_types: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """One day of features and labels, a pure function of `(seed, ds)` and the drift settings.
+
+    With `mixed_types`, the text, boolean and integer columns of the module docstring follow the floats.
 
     `drift_strength` scales the mean shift linearly (0 = no drift at all); the concept moves fully to the
     new weights at strength 1 and beyond (it is capped there, since a mix past the new concept has no
@@ -139,10 +149,27 @@ def generate_day(
     logit = _SCALE * (z @ weights)
     logit += (1 - mix) * _terms(z, concept.old_terms) + mix * _terms(z, concept.new_terms)
     labels = (rng.random(rows) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
-    return (
-        pd.DataFrame(x, columns=feature_names(n_features)),
-        pd.Series(labels, name=TARGET),
-    )
+    features = pd.DataFrame(x, columns=feature_names(n_features))
+    if mixed_types:
+        features = pd.concat([features, _mixed_columns(x, seed, ds)], axis=1)
+    return features, pd.Series(labels, name=TARGET)
+
+
+_MIXED_SALT = 1
+"""Entropy slot of the mixed columns' RNG, so that they never change the floats' or the labels' draws."""
+
+
+def _mixed_columns(x: np.ndarray, seed: int, ds: str) -> pd.DataFrame:
+    """`segment` (text with gaps), `active` (boolean with gaps), `visits` (integer): see the module docstring."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, date.fromisoformat(ds).toordinal(), _MIXED_SALT]))
+    rows = len(x)
+    segment = np.asarray(["low", "mid", "high"], dtype=object)[np.digitize(x[:, 0], [-0.5, 0.5])]
+    noisy = rng.random(rows) < 0.05
+    segment[noisy] = rng.choice(["low", "mid", "high"], size=int(noisy.sum()))
+    segment[rng.random(rows) < 0.08] = None
+    active = (x[:, 1] > 0).astype(object)
+    active[rng.random(rows) < 0.10] = None
+    return pd.DataFrame({"segment": segment, "active": active, "visits": rng.poisson(3.0, size=rows)})
 
 
 def _terms(z: np.ndarray, terms: tuple[int, int, int]) -> np.ndarray:
@@ -177,6 +204,7 @@ def generate_from_settings(settings: Settings, ds: str) -> tuple[pd.DataFrame, p
         seed=settings.seed,
         drift_start=settings.drift_start,
         drift_strength=settings.drift_strength,
+        mixed_types=settings.synthetic_mixed_types,
     )
 
 

@@ -101,8 +101,16 @@ def _copy_regular(src: Path, dest: Path) -> None:
             shutil.copyfileobj(reader, writer, 1 << 20)
 
 
-def land_day(source: Path, layout: Layout, ds: str, expected_columns: list[str] | None = None) -> tuple[Path, Path]:
+def land_day(
+    source: Path,
+    layout: Layout,
+    ds: str,
+    expected_columns: list[str] | None = None,
+    kinds: dict[str, str] | None = None,
+) -> tuple[Path, Path]:
     """Validate day `ds` of the CSV folder `source` (both files) and copy it into `raw/{ds}/`.
+
+    `kinds`: the kind of each column in earlier days (`retrain.data.kinds`); a numeric one must hold numbers.
 
     Raises:
         FileNotFoundError: the day's folder or one of its files is not in the source (yet).
@@ -110,17 +118,23 @@ def land_day(source: Path, layout: Layout, ds: str, expected_columns: list[str] 
             single class; nothing was written.
     """
     data_src, target_src = source_files(source, ds)
-    data, target = land_files(data_src, target_src, layout, ds, expected_columns)
+    data, target = land_files(data_src, target_src, layout, ds, expected_columns, kinds)
     assert target is not None
     return data, target
 
 
 def land_files(
-    data_src: Path, target_src: Path | None, layout: Layout, ds: str, expected_columns: list[str] | None = None
+    data_src: Path,
+    target_src: Path | None,
+    layout: Layout,
+    ds: str,
+    expected_columns: list[str] | None = None,
+    kinds: dict[str, str] | None = None,
 ) -> tuple[Path, Path | None]:
     """Validate one day's CSV files and copy them into `raw/{ds}/`; raw/ is untouched if they are bad.
 
-    Without `target_src` (labels not arrived yet) only the features are checked and landed. The files
+    Without `target_src` (labels not arrived yet) only the features are checked and landed. `kinds`: the
+    kind of each column in earlier days (`retrain.data.kinds`); a numeric one must hold numbers. The files
     are copied byte for byte (the exact data that was validated is what is kept), each atomically, so
     a rerun gives identical files and a reader never sees half a file.
 
@@ -129,10 +143,10 @@ def land_files(
             nothing was written.
     """
     if target_src is None:
-        read_features(data_src, expected_columns)
+        read_features(data_src, expected_columns, kinds)
         pairs = [(data_src, layout.raw_data(ds))]
     else:
-        _, labels = validate_day(data_src, target_src, expected_columns)
+        _, labels = validate_day(data_src, target_src, expected_columns, kinds)
         classes = labels.unique()
         if len(classes) < 2:
             raise DataValidationError.at(

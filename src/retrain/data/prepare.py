@@ -16,8 +16,10 @@ import pyarrow
 from retrain.data import TARGET
 from retrain.data.csvfile import read_header, read_table, write_csv
 from retrain.data.errors import DataValidationError
-from retrain.data.validate import check_features, check_trainable, label_values, missing_as_null
-from retrain.layout import Layout, check_ds
+from retrain.data.kinds import conform, frame_from_arrow, missing_as_null, read_type, widest
+from retrain.data.validate import check_features, check_trainable, label_values
+from retrain.io import read_json, write_json
+from retrain.layout import SPLIT_KINDS, Layout, check_ds
 
 DS = "ds"
 
@@ -106,17 +108,63 @@ def split_window(
         ) from None
     val = recent.iloc[np.sort(val_rows)].reset_index(drop=True)
     train = pd.concat([*older, recent.iloc[np.sort(train_rows)]], ignore_index=True)
+    # Days may differ in kind (an int day and a float day, a bool day and a text day): one kind per column.
+    window_kinds = split_kinds(pd.concat([train[columns], val[columns]], ignore_index=True))
+    train = pd.concat([conform(train[columns], window_kinds), train[[TARGET, DS]]], axis=1)
+    val = pd.concat([conform(val[columns], window_kinds), val[[TARGET, DS]]], axis=1)
     check_trainable(train[TARGET], f"training rows of days {days}")
     return train, val
 
 
+def split_kinds(features: pd.DataFrame) -> dict[str, str]:
+    """The kind of each feature column of a frame held as `retrain.data.kinds` holds them."""
+    out = {}
+    for name in features.columns:
+        series = features[name]
+        if pd.api.types.is_integer_dtype(series.dtype):
+            out[str(name)] = "int"
+        elif pd.api.types.is_float_dtype(series.dtype):
+            out[str(name)] = "float"
+        else:
+            present = series.dropna()
+            out[str(name)] = "bool" if len(present) and all(isinstance(v, bool) for v in present) else "string"
+    return out
+
+
+def _present_kinds(features: pd.DataFrame) -> dict[str, str | None]:
+    """`split_kinds`, with None for a column holding no value at all (it fits any kind)."""
+    return {c: (k if features[c].notna().any() else None) for c, k in split_kinds(features).items()}
+
+
+def window_kinds(frames: dict[str, tuple[pd.DataFrame, pd.Series]]) -> dict[str, str]:
+    """The widest kind of each feature column over a window's days (`retrain.data.kinds.widest`)."""
+    per_day = [_present_kinds(features) for features, _ in frames.values()]
+    columns = [str(c) for c in next(iter(frames.values()))[0].columns]
+    return {c: widest(day.get(c) for day in per_day) or "float" for c in columns}
+
+
+def fits_kinds(features: pd.DataFrame, kinds: dict[str, str]) -> bool:
+    """Whether every column of a day was read as `kinds` says (or holds no value, or is a number widened)."""
+    for name, kind in _present_kinds(features).items():
+        wanted = kinds.get(name)
+        if kind is not None and kind != wanted and not (kind == "int" and wanted == "float"):
+            return False
+    return True
+
+
 def write_split(layout: Layout, ds: str, train: pd.DataFrame, val: pd.DataFrame) -> tuple[Path, Path]:
-    """Write `processed/{ds}/train.csv` and `val.csv` atomically, byte-identical on a rerun."""
+    """Write `processed/{ds}/train.csv`, `val.csv` and the columns' kinds atomically, byte-identical on a rerun."""
+    features = [c for c in train.columns if c not in (TARGET, DS)]
+    write_json(layout.split_kinds_file(ds), {"kinds": split_kinds(pd.concat([train[features], val[features]]))})
     return write_csv(layout.train_file(ds), train), write_csv(layout.val_file(ds), val)
 
 
 def read_split(path: Path) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """Read a `train.csv` or `val.csv` back as (features, labels, day of each row)."""
+    """Read a `train.csv` or `val.csv` back as (features, labels, day of each row).
+
+    The features are read as the kinds written beside the split (`Layout.split_kinds_file`); a split
+    written before kinds were recorded is read as numbers.
+    """
     path = Path(path)
     header = read_header(path, what="split file")
     missing = [c for c in (TARGET, DS) if c not in header]
@@ -125,10 +173,13 @@ def read_split(path: Path) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
             path, f"missing column(s) {missing}", fix="rewrite the split with write_split (rerun split_data)"
         )
     features = [c for c in header if c not in (TARGET, DS)]
-    types = {**dict.fromkeys(features, pyarrow.float64()), TARGET: pyarrow.string(), DS: pyarrow.string()}
+    kinds_file = path.parent / SPLIT_KINDS
+    known = read_json(kinds_file)["kinds"] if kinds_file.is_file() else {}
+    kinds = {name: known.get(name, "float") for name in features}
+    types = {**{n: read_type(k) for n, k in kinds.items()}, TARGET: pyarrow.string(), DS: pyarrow.string()}
     table = read_table(path, header, types)
-    frame = table.to_pandas()
-    X = check_features(frame[features], path)
+    X = check_features(frame_from_arrow(table, kinds), path)
+    frame = {DS: table.column(DS).to_pandas()}
     # Labels as the day files held them (integers, true/false or text), read with the same rule.
     labels = pd.Series(label_values(missing_as_null(table.column(TARGET)), path), name=TARGET)
     return X, labels, frame[DS].astype(str)
@@ -155,7 +206,7 @@ def _tagged(frames: dict[str, tuple[pd.DataFrame, pd.Series]], day: str, columns
     features, labels = frames[day]
     if len(features) != len(labels):
         raise ValueError(f"day {day}: {len(features)} feature row(s) but {len(labels)} label(s)")
-    out = features[columns].reset_index(drop=True).astype("float64")
+    out = features[columns].reset_index(drop=True)  # each column keeps its kind (`retrain.data.kinds`)
     out[TARGET] = np.asarray(labels)  # the user's own label values
     out[DS] = day
     return out

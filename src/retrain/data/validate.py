@@ -1,26 +1,26 @@
 """Validation at the boundary: a day's files are read once, checked completely, or refused with a fix.
 
-Everything after this point (split, train, score) may assume float64 features without gaps and labels
-of the right length, in the user's own values (integers, true/false or text: `label_values`). A bad
-file must fail here, naming the file, the column and the first bad row, rather than as a NaN error
-deep inside an estimator or, worse, as a silently poorer model.
+Everything after this point (split, train, score) may assume typed feature columns (`int`, `float`,
+`string`, `bool`, missing values as NaN; `retrain.data.kinds`), finite numbers, and labels of the right
+length, in the user's own values (integers, true/false or text: `label_values`). A bad file must fail
+here, naming the file, the column and the first bad row, rather than as an error deep inside an
+estimator or, worse, as a silently poorer model.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
-from pandera.errors import SchemaErrors
 
 from retrain.data import TARGET
+from retrain.data import kinds as kinds_
 from retrain.data.csvfile import inspect_header, read_table
 from retrain.data.errors import DataValidationError, shown
+from retrain.data.kinds import missing_as_null
 
 __all__ = [
     "DataValidationError",
@@ -31,65 +31,59 @@ __all__ = [
     "validate_day",
 ]
 
-_PROBLEMS = {
-    "not_nullable": "missing value (an empty cell, an empty line or NaN)",
-    "finite": "value {value} is not finite",
-}
-
-
-@lru_cache(maxsize=32)
-def feature_schema(columns: tuple[str, ...]) -> pa.DataFrameSchema:
-    """The contract of a feature frame: the named columns, float64, no missing values, all finite.
-
-    Cached per column set: building a schema costs more than checking 100k rows with it.
-    """
-    return pa.DataFrameSchema(
-        {name: pa.Column("float64", nullable=False, checks=pa.Check(np.isfinite, name="finite")) for name in columns},
-        strict=False,
-    )
-
 
 def check_features(frame: pd.DataFrame, path: Path | str) -> pd.DataFrame:
-    """Check `frame` against the feature schema, turning pandera's report into one actionable message.
+    """Refuse a non-finite number (`inf`) in a numeric column, naming the first such cell; `frame` otherwise.
 
-    The first bad cell (lowest row, then leftmost column) is named; the rest are counted, so that one
-    fix-and-rerun cycle shows how much is wrong.
+    Missing values (NaN) are accepted in every column: the model's preprocessing handles them
+    (`retrain.model.preprocess`). The first bad cell (lowest row, then leftmost column) is named; the
+    rest are counted, so that one fix-and-rerun cycle shows how much is wrong.
     """
-    schema = feature_schema(tuple(str(c) for c in frame.columns))
-    try:
-        return schema.validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        cases = exc.failure_cases
-    order = {name: i for i, name in enumerate(frame.columns)}
-    cells = cases[cases["index"].notna()].copy()
-    if cells.empty:
-        first = cases.iloc[0]
-        raise DataValidationError.at(
-            path,
-            f"column check {first['check']!r} failed ({first['failure_case']})",
-            fix="write only numbers in feature columns",
-            column=str(first["column"]),
-        ) from None
-    cells["position"] = cells["column"].map(order)
-    cells = cells.sort_values(["index", "position"], kind="stable")
-    first = cells.iloc[0]
-    problem = _PROBLEMS.get(str(first["check"]), f"failed check {first['check']!r} with {{value}}")
-    problem = problem.format(value=first["failure_case"])
-    others = len(cells) - 1
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool]
+    if not numeric:
+        return frame
+    values = frame[numeric].to_numpy(dtype=np.float64)
+    bad = np.isinf(values)
+    if not bad.any():
+        return frame
+    row, col = (int(v) for v in np.argwhere(bad)[0])
+    problem = f"value {values[row, col]} is not finite"
+    others = int(bad.sum()) - 1
     if others:
-        columns = sorted(set(cells["column"]), key=order.get)
+        columns = [numeric[j] for j in sorted(set(np.argwhere(bad)[:, 1]))]
         problem += f" (and {others} more bad cell(s) in column(s) {columns})"
     raise DataValidationError.at(
         path,
         problem,
-        fix="fill or drop rows with missing or infinite values before landing the data",
-        column=str(first["column"]),
-        row=int(first["index"]),
-    ) from None
+        fix="replace infinite values (leave the cell empty for a missing value) before landing the data",
+        column=str(numeric[col]),
+        row=row,
+    )
 
 
-def read_features(path: Path, expected_columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a day's `data.csv` into a float64 frame, or raise `DataValidationError` saying what to fix.
+def _not_a_number(path: Path, name: str, column: pyarrow.ChunkedArray, row: int, why: str) -> DataValidationError:
+    value = column[row].as_py()
+    return DataValidationError.at(
+        path,
+        f"value {shown(value)} is not a number ({why})",
+        fix="write only numbers in this column, and leave a cell empty for a missing value; a column of "
+        "categories must hold text that is not a number in most rows",
+        column=name,
+        row=row,
+    )
+
+
+def read_features(
+    path: Path, expected_columns: list[str] | None = None, kinds: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Read a day's `data.csv` into a frame of typed columns, or raise `DataValidationError` saying what to fix.
+
+    Every value is read as text, then each column is held as its kind (`retrain.data.kinds`): `int`,
+    `float`, `string` or `bool`, missing values as NaN. With `kinds` (what earlier days, or the model,
+    hold in these columns) a column is read as that kind, widened where the day allows it (floats
+    where integers were seen, text where booleans were); a numeric column whose day holds a value that
+    is not a number is refused at its first such row. Without `kinds`, each column's kind is inferred;
+    a column of mostly numbers with a few words is refused at the first word (a broken export).
 
     With `expected_columns` (the features the model knows) the file may hold its columns in any order and
     extra columns: extras are dropped, never parsed, and the result is in `expected_columns` order. So a
@@ -113,14 +107,39 @@ def read_features(path: Path, expected_columns: list[str] | None = None) -> pd.D
             column=missing[0],
         )
     quote = info.plausible or expected_columns is not None
-    table = read_table(path, info, dict.fromkeys(columns, pyarrow.float64()), quote=quote)
+    if expected_columns is None and not info.plausible:  # a first day's columns may become text features
+        raise DataValidationError.at(
+            path,
+            "the first line does not look like a header of column names (a file that is not a data export?)",
+            fix="land a UTF-8 CSV whose first line names the columns (letters, digits, spaces and ._-()%/)",
+        )
+    table = read_table(path, info, dict.fromkeys(columns, pyarrow.string()), quote=quote)
     if table.num_rows == 0:
         raise DataValidationError.at(
             path, "the file has a header but no data rows", fix="write at least one data row below the header"
         )
-    frame = table.to_pandas()
-    frame.columns = columns
-    return check_features(frame, path)
+    frame = {}
+    for name in columns:
+        column = missing_as_null(table.column(name))
+        found = kinds_.infer_kind(column)
+        known = (kinds or {}).get(name)
+        if known in kinds_.NUMERIC_KINDS and found not in (None, *kinds_.NUMERIC_KINDS):
+            bad = kinds_.numbers(column).isna() & pd.Series(column.to_pandas()).notna()
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise _not_a_number(path, name, column, row, f"earlier days hold {known} values in this column")
+        if known is None and found == "string" and (row := kinds_.mostly_numbers(column)) is not None:
+            raise _not_a_number(path, name, column, row, "the other values of this column are numbers")
+        kind = kinds_.widest([known, found]) if known is not None else found
+        if kind in ("string", "bool") and (row := kinds_.first_control_character(column)) is not None:
+            raise DataValidationError.at(
+                path,
+                "a value holds a NUL byte or a line break (a binary file, or a quote left open)",
+                fix="close every quote, and write categories as plain text on one line",
+                column=name if quote else None,
+                row=row,
+            )
+        frame[name] = kinds_.to_series(column, kind, name)
+    return check_features(pd.DataFrame(frame, columns=columns), path)
 
 
 def read_target(path: Path, expected_rows: int, *, data_path: Path | None = None) -> pd.Series:
@@ -162,18 +181,15 @@ def read_target(path: Path, expected_rows: int, *, data_path: Path | None = None
     return pd.Series(label_values(column, path), name=TARGET)
 
 
+def label_set(path: Path) -> set[str]:
+    """The distinct labels of a landed `target.csv`, as text (missing ones left out)."""
+    path = Path(path)
+    info = inspect_header(path, what="target file")
+    column = missing_as_null(read_table(path, info, {TARGET: pyarrow.string()}, quote=True).column(TARGET))
+    return {str(v).strip() for v in pc.unique(pc.drop_null(column)).to_pylist()}
+
+
 _BOOL_LABELS = {"true": True, "false": False}
-
-
-def missing_as_null(column: pyarrow.ChunkedArray) -> pyarrow.ChunkedArray:
-    """A text column with pyarrow's own missing-value spellings (``, `NaN`, `NA`, `null`, ...) as nulls.
-
-    Read as text, pyarrow keeps an empty cell as `""`; a numeric read would have made it null.
-    """
-    import pyarrow.csv as pacsv
-
-    spellings = pyarrow.array(pacsv.ConvertOptions().null_values, pyarrow.string())
-    return pc.if_else(pc.is_in(column, value_set=spellings), pyarrow.scalar(None, pyarrow.string()), column)
 
 
 def label_values(column: pyarrow.ChunkedArray, path: Path) -> np.ndarray:
@@ -212,10 +228,10 @@ def label_values(column: pyarrow.ChunkedArray, path: Path) -> np.ndarray:
 
 
 def validate_day(
-    data_path: Path, target_path: Path, expected_columns: list[str] | None = None
+    data_path: Path, target_path: Path, expected_columns: list[str] | None = None, kinds: dict[str, str] | None = None
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Read and check one day's features and labels together; nothing is written."""
-    features = read_features(data_path, expected_columns)
+    """Read and check one day's features and labels together (`read_features`); nothing is written."""
+    features = read_features(data_path, expected_columns, kinds)
     labels = read_target(target_path, len(features), data_path=Path(data_path))
     return features, labels
 
@@ -246,7 +262,9 @@ def _preview(names: list[str], limit: int = 12) -> str:
     return f"[{listed}{', ...' if len(names) > limit else ''}] ({len(names)} column(s))"
 
 
-def explain_unscorable(path: Path, columns: list[str], error: BaseException) -> DataValidationError:
+def explain_unscorable(
+    path: Path, columns: list[str], error: BaseException, kinds: dict[str, str] | None = None
+) -> DataValidationError:
     """Why a features file cannot be scored, as precisely as the data stage can say it.
 
     The streaming scorer stops at the first thing it cannot read, but pyarrow's messages lack the
@@ -255,7 +273,7 @@ def explain_unscorable(path: Path, columns: list[str], error: BaseException) -> 
     failure path, so a good file never pays for it.
     """
     try:
-        read_features(Path(path), expected_columns=list(columns))
+        read_features(Path(path), expected_columns=list(columns), kinds=kinds)
     except DataValidationError as exc:
         return exc
     except (OSError, ValueError) as exc:  # e.g. expected_columns with duplicates: keep the first error

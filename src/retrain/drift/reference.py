@@ -50,7 +50,8 @@ def load_window(layout: Layout, start: str, end: str, expected_columns: Sequence
             reads every column of each day's header.
 
     Returns:
-        One float64 frame, the days' rows in date order.
+        One frame of typed columns (`retrain.data.kinds`: numbers, text, booleans, missing values as
+        NaN), the days' rows in date order; the drift statistics read its numeric columns.
 
     Raises:
         ValueError: When no day of the window has landed.

@@ -89,6 +89,8 @@ class LandDay:
             landed = Landed(
                 ds, "source", str(data), str(labels) if labels else None, sorted([*labelled, *([ds] if labels else [])])
             )
+            for day in landed.labelled:
+                self._report_new_classes(day)
             if labels is None:
                 log.info("day %s landed without labels (not arrived yet in %s)", ds, source.describe())
         log.info(
@@ -153,7 +155,9 @@ class LandDay:
         try:
             try:
                 day = source.fetch(ds, staging)
-                return land_files(day.data, day.target, self.layout, ds, self.expected_columns(ds))
+                columns = self.expected_columns(ds)
+                kinds = self.expected_kinds(ds, columns)
+                return land_files(day.data, day.target, self.layout, ds, columns, kinds)
             except BadDataError as exc:
                 raise self._quarantine(source.day_files(ds, staging), ds, exc) from exc
         finally:
@@ -169,6 +173,42 @@ class LandDay:
 
         earlier = [d for d in self.layout.feature_days() if d != ds]
         return shared_columns(self.layout, earlier) if earlier else None
+
+    def expected_kinds(self, ds: str, columns: list[str] | None) -> dict[str, str] | None:
+        """The kind of each feature column (`retrain.data.kinds`) in the latest day landed before `ds`.
+
+        A day must hold numbers where that day did (text there is refused at its row); None for the
+        first day, whose kinds are inferred.
+        """
+        from retrain.data.prepare import split_kinds
+        from retrain.data.validate import read_features
+
+        earlier = [d for d in self.layout.feature_days() if d != ds]
+        if not earlier or columns is None:
+            return None
+        before = [d for d in earlier if d < ds] or earlier
+        return split_kinds(read_features(self.layout.raw_data(before[-1]), columns))
+
+    def _report_new_classes(self, ds: str) -> None:
+        """Alert once, and record in the ledger, labels of `ds` that no earlier labelled day held."""
+        from retrain.data.validate import label_set
+        from retrain.notify import NewClassMessage, send
+        from retrain.records import ledger
+
+        earlier = [d for d in self.layout.labelled_days(until=ds) if d < ds]
+        if not earlier or not self.layout.raw_target(ds).is_file():
+            return
+        known: set[str] = set()
+        for day in earlier:
+            known |= label_set(self.layout.raw_target(day))
+        new = sorted(label_set(self.layout.raw_target(ds)) - known)
+        path = self.settings.ledger_path
+        if not new or ledger.find(path, ds=ds, decision="new_class") is not None:
+            return
+        log.warning("day %s holds label(s) %s that no earlier day held (known: %s)", ds, new, sorted(known))
+        ledger.append(path, ledger.new_class_entry(ds, new, sorted(known)))
+        message = NewClassMessage(self.settings.model_name, ds, new, sorted(known))
+        send(self.settings, message, logger=log, outbox=self.settings.outbox_path)
 
     def _quarantine(self, files: list[Path], ds: str, exc: BadDataError) -> BadDataError:
         """Copy the day's plain files to quarantine/{ds}/; the error to raise, naming the folder if it worked."""

@@ -111,7 +111,9 @@ class DayPredictions(Payload):
     model_version: str | None
 
 
-def check_day(layout: Layout, ds: str, columns: Sequence[str], batch_rows: int) -> int:
+def check_day(
+    layout: Layout, ds: str, columns: Sequence[str], batch_rows: int, schema: dict[str, Any] | None = None
+) -> int:
     """Stream the whole day once with the model's columns before any batch is scored; its row count.
 
     A bad day (unreadable, a missing column, a non-numeric, missing or infinite value, no data rows)
@@ -119,6 +121,10 @@ def check_day(layout: Layout, ds: str, columns: Sequence[str], batch_rows: int) 
     `quarantine/{ds}/` with a reason.txt that names the file, the column and the first bad row. Costs
     one streaming read of the day (pyarrow, bounded memory); columns the model does not read are
     never parsed.
+
+    With the model's feature `schema` (`feature_schema_`, `retrain.model.schema`) text, boolean and
+    missing values are read as the model takes them, and categories it never saw in training are
+    logged (the model handles them: an unseen category counts as unknown), never refused.
 
     Raises:
         DataValidationError: The day is bad; the message names file, column and row, and ends with
@@ -128,24 +134,39 @@ def check_day(layout: Layout, ds: str, columns: Sequence[str], batch_rows: int) 
 
     from retrain.data.load import quarantine_day
     from retrain.data.validate import explain_unscorable
+    from retrain.model.schema import FeatureSchema
     from retrain.scoring import ScoringInputError, readers
+    from retrain.scoring.engine import schema_kinds
 
     path = layout.raw_data(ds)
     columns = list(columns)
+    kinds = schema_kinds(schema)
+    unseen: dict[str, set[str]] = {}
     rows = 0
     try:
-        for _, matrix in readers.matrices(
-            readers.open_features(path, columns), columns, batch_rows, first_row=0, path=path
+        for _, batch in readers.matrices(
+            readers.open_features(path, columns, kinds=kinds), columns, batch_rows, first_row=0, path=path, kinds=kinds
         ):
-            rows += len(matrix)
+            rows += len(batch)
+            if kinds is not None and schema:
+                for name, values in FeatureSchema.from_dict(schema).check(batch, source=str(path)).items():
+                    unseen.setdefault(name, set()).update(values)
         if rows == 0:
             raise DataValidationError.at(path, "the file has a header but no data rows", fix="land a day with data")
     except (ScoringInputError, DataValidationError, pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        error = explain_unscorable(path, columns, exc)
+        error = explain_unscorable(path, columns, exc, kinds)
         folder = quarantine_day(layout, ds, str(error), [layout.raw_data(ds), layout.raw_target(ds)])
         quarantined = DataValidationError(f"{error} (the day was quarantined to {folder})")
         quarantined.path, quarantined.column, quarantined.row = error.path, error.column, error.row
         raise quarantined from exc
+    for name, values in unseen.items():
+        log.info(
+            "%s: column %r holds %d categor(ies) never seen in training (e.g. %s): the model treats them as unknown",
+            path,
+            name,
+            len(values),
+            sorted(values)[:5],
+        )
     return rows
 
 
@@ -220,8 +241,9 @@ class PredictJob:
         """
         from retrain.scoring import feature_columns, plan_batches
 
-        columns = feature_columns(self.load(model.model_uri))
-        rows = check_day(self.layout, ds, columns, self.settings.batch_rows)
+        loaded = self.load(model.model_uri)
+        columns = feature_columns(loaded)
+        rows = check_day(self.layout, ds, columns, self.settings.batch_rows, getattr(loaded, "feature_schema_", None))
         ranges = plan_batches(rows, self.settings.batch_rows)
         shutil.rmtree(self.layout.prediction_parts(ds), ignore_errors=True)
         log.info("%d rows in %d batch(es) of up to %d rows", rows, len(ranges), self.settings.batch_rows)

@@ -198,13 +198,19 @@ class RetrainJob:
         Raises:
             DataValidationError: A split cannot be trained or scored (e.g. one class only).
         """
-        from retrain.data.prepare import split_window, write_split
+        from retrain.data.prepare import fits_kinds, split_window, window_kinds, write_split
         from retrain.data.validate import check_trainable, validate_day
 
         columns = list(run.columns)
         frames = {
             day: validate_day(self.layout.raw_data(day), self.layout.raw_target(day), columns) for day in run.window
         }
+        # One kind per column over the window: a day whose column reads as another kind (a category
+        # column holding only digit codes that day) is read again as the window's kind, its text intact.
+        kinds = window_kinds(frames)
+        for day, (features, _) in list(frames.items()):
+            if not fits_kinds(features, kinds):
+                frames[day] = validate_day(self.layout.raw_data(day), self.layout.raw_target(day), columns, kinds)
         train, holdout = split_window(
             frames, list(run.holdout_days), self.settings.holdout_fraction, self.settings.seed
         )

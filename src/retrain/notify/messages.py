@@ -316,3 +316,21 @@ class PerformanceMessage(_Text):
             ],
             [Part("action: retrain triggered (trigger=performance)")],
         ]
+
+
+@dataclass(frozen=True)
+class NewClassMessage(_Text):
+    """What the team reads when a landed day holds a label no earlier day held; the labels are free text."""
+
+    model_name: str
+    ds: str
+    classes: Sequence[str]
+    known: Sequence[str]
+
+    def lines(self) -> Lines:
+        return [
+            [Part("NEW CLASS: "), Part(self.model_name, free=True), Part(f" data of {self.ds} holds label(s) ")],
+            [Part(", ".join(repr(c) for c in self.classes), free=True)],
+            [Part("never seen in earlier days (known: "), Part(", ".join(self.known), free=True), Part(")")],
+            [Part("action: the next retrain learns it; the champion cannot predict it until then")],
+        ]

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 Trigger = Literal["schedule", "drift", "performance", "manual"]
 """Why a retrain (or a manual change) happened: the one definition every layer uses."""
 TRIGGERS: tuple[Trigger, ...] = get_args(Trigger)
-EventKind = Literal["deploy", "skip", "promote", "rollback", "drift", "performance"]
+EventKind = Literal["deploy", "skip", "promote", "rollback", "drift", "performance", "new_class"]
 """The `decision` field of a ledger line: which kind of event it records."""
 DECISIONS: frozenset[str] = frozenset(get_args(EventKind))
 _OWNED = ("seq", "ts", "git_sha")
@@ -410,4 +410,24 @@ def performance_entry(realised: RealisedMetric, decision: TriggerDecision, *, th
         "undefined_reason": realised.reason,
         "triggered_retrain": bool(decision.should_retrain),
         "reasons": list(decision.reasons),
+    }
+
+
+def new_class_entry(ds: str, classes: Sequence[str], known: Sequence[str]) -> dict[str, Any]:
+    """A landed day holding label(s) no earlier landed day held (recorded once per day).
+
+    Args:
+        ds: The day that landed.
+        classes: The new labels, as text (the target file's own spelling), sorted.
+        known: The labels of the earlier landed days, as text, sorted.
+
+    Returns:
+        `decision` "new_class", `trigger` "schedule", `ds`, `classes`, `known_classes`.
+    """
+    return {
+        "ds": ds,
+        "decision": "new_class",
+        "trigger": "schedule",
+        "classes": list(classes),
+        "known_classes": list(known),
     }

@@ -126,6 +126,29 @@ def print_run_result(console: Console, result: Any, log_path: Path | None) -> No
         console.print(f"task logs: {log_path}", soft_wrap=True, highlight=False)
 
 
+def _print_mixed_types(console: Console, settings: Settings) -> None:
+    """The last scored day: rows whose text `segment` was empty, scored like the others (no hand encoding)."""
+    import pandas as pd
+
+    from retrain.layout import Layout
+
+    layout = Layout(settings.data_dir)
+    scored = sorted(p.parent.name for p in (settings.data_dir / "predictions").glob("*/predictions.csv"))
+    if not scored:
+        return
+    ds = scored[-1]
+    raw = pd.read_csv(layout.raw_data(ds), usecols=["segment", "active"])
+    predictions = pd.read_csv(layout.predictions_file(ds))
+    gaps = raw["segment"].isna()
+    row = int(gaps.idxmax())
+    console.print(
+        f"Mixed types (RETRAIN_SYNTHETIC_MIXED_TYPES): on {ds}, {int(gaps.sum())} of {len(raw)} rows have no "
+        f"`segment` (text) and {int(raw['active'].isna().sum())} no `active` (boolean); all "
+        f"{len(predictions)} rows were scored, e.g. row {row} (segment empty): "
+        f"prediction {predictions['prediction'][row]}, probability {predictions['probability'][row]:.3f}"
+    )
+
+
 def print_demo_summary(console: Console, settings: Settings, timeline: Any) -> None:
     from retrain.notify import read_outbox
     from retrain.records.status import build_status
@@ -153,6 +176,8 @@ def print_demo_summary(console: Console, settings: Settings, timeline: Any) -> N
     )
     console.print(f"Airflow runs: {runs}, all successful; {timeline.seconds:.0f} s in all")
     data_dir = settings.data_dir
+    if settings.synthetic_mixed_types and settings.source is None:
+        _print_mixed_types(console, settings)
     console.print("[bold]Outputs[/bold]")
     for label, path in (
         ("raw days", data_dir / "raw"),

@@ -14,7 +14,8 @@ The modules behind it, split by job so each stays small:
 - `engine`: plans a pass (which rows, which columns, one reader or one per CSV segment) and runs it.
 - `pipeline`: the three overlapping stages of a pass (reader thread, worker threads, ordered writer).
 - `readers`: stream the model's feature columns out of a CSV or Parquet file, as float64 matrices of a
-  fixed number of rows, validated (missing column, non-numeric, missing or infinite value) with the
+  fixed number of rows (or, for a model that takes text, booleans or missing values, DataFrames of
+  typed columns: `engine.feature_kinds`), validated (missing column, non-numeric, missing or infinite value) with the
   data stage's file checks (`retrain.data.csvfile`), so landing and scoring accept the same files;
   `checks` holds the value checks both formats share.
 - `backends`: scikit-learn's own `predict_proba`, or ONNX Runtime after a check against scikit-learn.
@@ -33,7 +34,15 @@ from typing import TYPE_CHECKING, Any
 from retrain.data.errors import BadDataError
 
 if TYPE_CHECKING:
-    from retrain.scoring.engine import ScoreStats, count_rows, feature_columns, plan_batches, score_file, score_range
+    from retrain.scoring.engine import (
+        ScoreStats,
+        count_rows,
+        feature_columns,
+        feature_kinds,
+        plan_batches,
+        score_file,
+        score_range,
+    )
     from retrain.scoring.merge import MixedModelsError, ScoredPart, merge_parts, merge_scored
 
 __all__ = [
@@ -43,6 +52,7 @@ __all__ = [
     "ScoringInputError",
     "count_rows",
     "feature_columns",
+    "feature_kinds",
     "merge_parts",
     "merge_scored",
     "plan_batches",
@@ -54,6 +64,7 @@ _LAZY = {
     "ScoreStats": "retrain.scoring.engine",
     "count_rows": "retrain.scoring.engine",
     "feature_columns": "retrain.scoring.engine",
+    "feature_kinds": "retrain.scoring.engine",
     "plan_batches": "retrain.scoring.engine",
     "score_file": "retrain.scoring.engine",
     "score_range": "retrain.scoring.engine",

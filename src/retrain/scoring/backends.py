@@ -71,9 +71,9 @@ class SklearnPredictor:
     note: str = "scikit-learn predict_proba"
     name: str = field(default="sklearn", init=False)
 
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+    def predict_proba(self, features: Any) -> np.ndarray:
         data: Any = features
-        if hasattr(self.model, "feature_names_in_"):
+        if isinstance(features, np.ndarray) and hasattr(self.model, "feature_names_in_"):
             import pandas as pd
 
             data = pd.DataFrame(features, columns=self.columns, copy=False)
@@ -266,9 +266,12 @@ def _candidates(model: Any, n_features: int, threads: int | None) -> list[tuple[
 
 
 def make_predictor(
-    model: Any, backend: str, columns: Sequence[str], sample: np.ndarray, *, threads: int | None = None
+    model: Any, backend: str, columns: Sequence[str], sample: Any, *, threads: int | None = None
 ) -> Predictor:
     """The predictor for `backend` ("auto", "sklearn" or "onnx"), checked on `sample` when compiled.
+
+    `sample` is a float64 matrix, or a DataFrame of typed columns for a model that takes text,
+    booleans or missing values: then scikit-learn is used, and the note says why ONNX was not.
 
     `sample` is a few rows of the data being scored (the first `VERIFY_ROWS` are used). `threads`:
     ONNX Runtime's threads per call (default: the available CPUs; the streaming loop uses 1 and runs
@@ -279,6 +282,13 @@ def make_predictor(
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     reference = SklearnPredictor(model, list(columns))
     if backend == "sklearn":
+        return reference
+    if not isinstance(sample, np.ndarray):  # typed columns (text, booleans, missing values): a DataFrame
+        reference.note = (
+            "scikit-learn predict_proba (ONNX skipped: the model takes text, boolean or missing values, "
+            "which the float64 ONNX graph cannot hold)"
+        )
+        (logger.warning if backend == "onnx" else logger.info)("scoring backend: %s", reference.note)
         return reference
     if backend == "auto" and not _is_bare_hgb(model):
         reference.note = f"scikit-learn predict_proba (auto: ONNX Runtime is not faster for {type(model).__name__})"

@@ -1,4 +1,8 @@
-"""Checks on the values the scorer streams: the model's columns present, every value a finite number.
+"""Checks on the values the scorer streams: the model's columns present, every number finite.
+
+A model trained on numbers only, none missing, gets float64 matrices and every value must be a
+number; a model that takes text, booleans or missing values (`retrain.model.preprocess`) gets typed
+DataFrames (`to_frame`) in which only the numeric columns are checked (finite or missing).
 
 Shared by the CSV and Parquet readers of `retrain.scoring.readers`; each error is a `BadDataError`
 (`ScoringInputError`) naming the file, the column and the 0-based input row.
@@ -8,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -110,10 +116,47 @@ def to_matrix(batches: list[pa.RecordBatch], columns: Sequence[str], first_row: 
     return matrix
 
 
+def to_frame(batches: list[pa.RecordBatch], kinds: dict[str, str], first_row: int, path: Path) -> pd.DataFrame:
+    """One DataFrame from record batches, each column held as its kind (`retrain.data.kinds`), numbers checked finite.
+
+    Missing values are kept (NaN): the model's preprocessing handles them.
+    """
+    from retrain.data.kinds import frame_from_arrow
+
+    frame = frame_from_arrow(pa.Table.from_batches(batches), kinds)
+    for j, (name, kind) in enumerate(kinds.items()):
+        if kind in ("int", "float"):
+            values = frame.iloc[:, j].to_numpy(dtype=np.float64)
+            if np.isinf(values).any():
+                row = int(np.flatnonzero(np.isinf(values))[0])
+                raise ScoringInputError.at(
+                    path,
+                    f"column {name!r} has a non-finite value ({values[row]}); the model needs finite numbers",
+                    fix="replace infinite values before scoring (leave the cell empty for a missing value)",
+                    column=name,
+                    row=first_row + row,
+                )
+    return frame
+
+
 def matrices(
-    batches: Iterator[pa.RecordBatch], columns: Sequence[str], batch_rows: int, *, first_row: int, path: Path
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Regroup small record batches into (first row index, matrix of `batch_rows` rows); the last may be short."""
+    batches: Iterator[pa.RecordBatch],
+    columns: Sequence[str],
+    batch_rows: int,
+    *,
+    first_row: int,
+    path: Path,
+    kinds: dict[str, str] | None = None,
+) -> Iterator[tuple[int, Any]]:
+    """Regroup small record batches into (first row index, matrix of `batch_rows` rows); the last may be short.
+
+    With `kinds` (a model that takes text, booleans or missing values) each batch is a DataFrame of
+    typed columns (`to_frame`) instead of a float64 matrix.
+    """
+
+    def build(pending: list[pa.RecordBatch], row: int) -> Any:
+        return to_matrix(pending, columns, row, path) if kinds is None else to_frame(pending, kinds, row, path)
+
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be >= 1, got {batch_rows}")
     pending: list[pa.RecordBatch] = []
@@ -126,8 +169,8 @@ def matrices(
             held += take
             batch = batch.slice(take)
             if held == batch_rows:
-                yield row, to_matrix(pending, columns, row, path)
+                yield row, build(pending, row)
                 row += held
                 pending, held = [], 0
     if held:
-        yield row, to_matrix(pending, columns, row, path)
+        yield row, build(pending, row)

@@ -51,6 +51,7 @@ __all__ = [
     "ScoringInputError",
     "count_rows",
     "feature_columns",
+    "feature_kinds",
     "merge_parts",
     "peak_rss_mb",
     "plan_batches",
@@ -103,6 +104,28 @@ def feature_columns(model: Any) -> list[str]:
             "names, so the input columns cannot be matched by name; fit it on a DataFrame, or pass columns="
         )
     return [str(name) for name in names]
+
+
+def feature_kinds(model: Any) -> dict[str, str] | None:
+    """The kind of each input column (`retrain.data.kinds`) of a model that takes text, booleans or missing values.
+
+    None for a model trained on numbers only with none missing (or with no feature schema): it is
+    scored from float64 matrices, with its ONNX and parallel-parsing fast paths, and a missing value
+    is refused as before.
+    """
+    return schema_kinds(getattr(model, "feature_schema_", None))
+
+
+def schema_kinds(data: dict[str, Any] | None) -> dict[str, str] | None:
+    """`feature_kinds` from a model's feature schema as stored (`FeatureSchema.to_dict`), or None."""
+    if not isinstance(data, dict):
+        return None
+    from retrain.model.schema import FeatureSchema
+
+    schema = FeatureSchema.from_dict(data)
+    if schema.all_numeric_complete:
+        return None
+    return {c.name: c.kind for c in schema.columns}
 
 
 def count_rows(input_path: Path | str) -> int:
@@ -173,6 +196,7 @@ def _stream(
     if output_path.resolve() == input_path.resolve():
         raise ValueError(f"output {output_path} would overwrite the input")
     out_format = readers.file_format(output_path, role="output")
+    kinds = feature_kinds(model)
     readers.open_features(input_path, columns, start=start, stop=stop)  # header checked before anything else
     total = None
     if progress is not None and readers.file_format(input_path) == "parquet":
@@ -184,20 +208,22 @@ def _stream(
             workers, thread_name_prefix="retrain-score", initializer=pipeline.single_threaded if workers > 1 else None
         ) as pool,
     ):
-        run = pipeline.Run(model, columns, batch_rows, model_version, backend, pool, workers, progress, total)
+        run = pipeline.Run(model, columns, batch_rows, model_version, backend, pool, workers, progress, total, kinds)
         segments = None
         csv_to_csv = out_format == "csv" and readers.file_format(input_path) == "csv"
         big = csv_to_csv and input_path.stat().st_size >= readers.MIN_SEGMENT_BYTES
-        if split and workers > 1 and big and pipeline.parse_bound(model, columns, pool):
+        if split and kinds is None and workers > 1 and big and pipeline.parse_bound(model, columns, pool):
             segments = readers.csv_segments(input_path, workers)
         if segments:
             try:
                 return run.segments(input_path, output_path, segments), run.predictor
             except (readers.SegmentMismatch, ScoringInputError) as exc:
                 logger.info("parallel CSV segments gave up (%s); scoring with one reader", exc)
-                run = pipeline.Run(model, columns, batch_rows, model_version, backend, pool, workers, progress, total)
+                run = pipeline.Run(
+                    model, columns, batch_rows, model_version, backend, pool, workers, progress, total, kinds
+                )
         with atomic_path(output_path) as tmp:
-            batches = readers.open_features(input_path, columns, start=start, stop=stop)
+            batches = readers.open_features(input_path, columns, start=start, stop=stop, kinds=kinds)
             rows = run.sources(input_path, [(tmp, batches, start)], output_path)
         return rows, run.predictor
 

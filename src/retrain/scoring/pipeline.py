@@ -132,10 +132,11 @@ def blas_single_threaded(active: bool) -> Iterator[None]:
 
 
 def chunks(features: Any, workers: int) -> list[Any]:
-    """Row slices (views) of a matrix, one per worker; small matrices are not split."""
+    """Row slices (views) of a matrix or DataFrame, one per worker; small ones are not split."""
     count = max(1, min(workers, len(features) // _MIN_CHUNK_ROWS))
     bounds = [len(features) * i // count for i in range(count + 1)]
-    return [features[lo:hi] for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    rows = features.iloc if hasattr(features, "iloc") else features  # a DataFrame of typed columns, or a matrix
+    return [rows[lo:hi] for lo, hi in zip(bounds, bounds[1:], strict=False)]
 
 
 def parse_bound(model: Any, columns: list[str], pool: ThreadPoolExecutor) -> bool:
@@ -179,8 +180,10 @@ class Run:
         workers: int,
         progress: Progress | None,
         total: int | None,
+        kinds: dict[str, str] | None = None,
     ) -> None:
         self.model, self.columns, self.batch_rows, self.backend = model, columns, batch_rows, backend
+        self.kinds = kinds  # None: float64 matrices; else typed DataFrames (`checks.to_frame`)
         self.pool, self.workers, self.progress, self.total = pool, workers, progress, total
         self.outputs = PredictionBatches(model.classes_, model_version)
         self.predictor: Predictor | None = None
@@ -197,7 +200,11 @@ class Run:
                 parts.append(Path(name))
             with atomic_path(output_path) as tmp:
                 sources = [
-                    (target, readers.open_features(input_path, self.columns, segment=segment), segment.first_row)
+                    (
+                        target,
+                        readers.open_features(input_path, self.columns, segment=segment, kinds=self.kinds),
+                        segment.first_row,
+                    )
                     for target, segment in zip([tmp, *parts], segments, strict=True)
                 ]
                 # The readers share one reader's memory: matrices of batch_rows / n rows each.
@@ -224,7 +231,9 @@ class Run:
         writers = [PredictionWriter(target, self.outputs.schema, fmt_path=fmt_path) for target, _, _ in sources]
         size = batch_rows or self.batch_rows
         readers_ = [
-            background(readers.matrices(batches, self.columns, size, first_row=first, path=input_path))
+            background(
+                readers.matrices(batches, self.columns, size, first_row=first, path=input_path, kinds=self.kinds)
+            )
             for (_, batches, first) in sources
         ]
         limit = IN_FLIGHT * len(sources)  # matrices of batch_rows / len(sources) rows
@@ -252,7 +261,7 @@ class Run:
                 writer.close()
         return sum(writer.rows for writer in writers)
 
-    def _submit(self, features: np.ndarray) -> list[Future[Any]]:
+    def _submit(self, features: Any) -> list[Future[Any]]:
         if self.predictor is None:  # conversion and check on the first rows of this very input
             threads = 1 if self.workers > 1 else None
             self.predictor = self.pool.submit(

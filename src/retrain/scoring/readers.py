@@ -46,6 +46,7 @@ from retrain.data.csvfile import (
 )
 from retrain.data.diagnose import diagnose
 from retrain.data.errors import shown
+from retrain.data.kinds import NUMERIC_KINDS, read_type
 from retrain.scoring import ScoringInputError
 from retrain.scoring.checks import check_columns, check_nulls, first_bad_row, matrices, not_a_number
 
@@ -239,7 +240,12 @@ def _locate_bad_csv_value(path: Path, header: CsvHeader, column: str, start: int
 
 
 def _csv_batches(
-    path: Path, columns: list[str], start: int, stop: int | None, segment: CsvSegment | None
+    path: Path,
+    columns: list[str],
+    start: int,
+    stop: int | None,
+    segment: CsvSegment | None,
+    kinds: dict[str, str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     header = inspect_header(path, what="input file")
     check_columns(header.names, columns, path)
@@ -247,7 +253,7 @@ def _csv_batches(
         total = count_rows(path)
         stop = total if stop is None else min(stop, total)
         start = min(start, stop)
-    return _csv_batches_after_check(path, header, columns, start, stop, segment)
+    return _csv_batches_after_check(path, header, columns, start, stop, segment, kinds)
 
 
 def _csv_error(exc: pa.ArrowInvalid, path: Path, header: CsvHeader, columns: list[str], row: int) -> ScoringInputError:
@@ -273,10 +279,23 @@ def _csv_error(exc: pa.ArrowInvalid, path: Path, header: CsvHeader, columns: lis
     return not_a_number(path, column, bad_row, f" ({shown(value.group(1))})" if value else "")
 
 
+def _read_types(columns: list[str], kinds: dict[str, str] | None) -> dict[str, pa.DataType]:
+    """float64 for every column (a model of numbers only), else per kind: numbers float64, the rest text."""
+    if kinds is None:
+        return dict.fromkeys(columns, pa.float64())
+    return {c: read_type(kinds[c]) for c in columns}
+
+
 def _csv_batches_after_check(
-    path: Path, header: CsvHeader, columns: list[str], start: int, stop: int | None, segment: CsvSegment | None
+    path: Path,
+    header: CsvHeader,
+    columns: list[str],
+    start: int,
+    stop: int | None,
+    segment: CsvSegment | None,
+    kinds: dict[str, str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    convert = pacsv.ConvertOptions(column_types={c: pa.float64() for c in columns}, include_columns=columns)
+    convert = pacsv.ConvertOptions(column_types=_read_types(columns, kinds), include_columns=columns)
     row = start if segment is None else segment.first_row
     try:  # converts the first block already
         stream = _CsvStream(path, convert, start, segment, header.names, block_bytes=header.block_bytes)
@@ -293,7 +312,8 @@ def _csv_batches_after_check(
                 raise _csv_error(exc, path, header, columns, row) from None
             if stop is not None and row + batch.num_rows > stop:
                 batch = batch.slice(0, stop - row)
-            check_nulls(batch, columns, row, path)
+            if kinds is None:  # a model that takes missing values gets them (NaN)
+                check_nulls(batch, columns, row, path)
             yield batch
             row += batch.num_rows
     finally:
@@ -303,12 +323,19 @@ def _csv_batches_after_check(
         raise SegmentMismatch(f"segment from row {segment.first_row} held {got} rows, not {segment.rows}")
 
 
-def _float_columns(batch: pa.RecordBatch, columns: Sequence[str], first_row: int, path: Path) -> pa.RecordBatch:
-    """Cast a Parquet batch's feature columns to float64 (ints, bools, decimals, numeric strings)."""
+def _float_columns(
+    batch: pa.RecordBatch, columns: Sequence[str], first_row: int, path: Path, kinds: dict[str, str] | None = None
+) -> pa.RecordBatch:
+    """Cast a Parquet batch's feature columns to float64 (ints, bools, decimals, numeric strings).
+
+    With `kinds`, the `string`/`bool` columns are cast to text instead (booleans as `true`/`false`).
+    """
     arrays = []
     for j, name in enumerate(columns):
         array = batch.column(j)
-        if not pa.types.is_float64(array.type):
+        if kinds is not None and kinds[name] not in NUMERIC_KINDS:
+            array = array if pa.types.is_string(array.type) else pc.cast(array, pa.string())
+        elif not pa.types.is_float64(array.type):
             try:
                 array = pc.cast(array, pa.float64(), safe=False)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -318,7 +345,9 @@ def _float_columns(batch: pa.RecordBatch, columns: Sequence[str], first_row: int
     return pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
 
-def _parquet_batches(path: Path, columns: list[str], start: int, stop: int | None) -> Iterator[pa.RecordBatch]:
+def _parquet_batches(
+    path: Path, columns: list[str], start: int, stop: int | None, kinds: dict[str, str] | None = None
+) -> Iterator[pa.RecordBatch]:
     parquet = pq.ParquetFile(path, pre_buffer=False)
     schema = parquet.schema_arrow
     check_columns(schema.names, columns, path)
@@ -332,11 +361,16 @@ def _parquet_batches(path: Path, columns: list[str], start: int, stop: int | Non
                 fix="store the model's columns as numbers",
                 column=name,
             )
-    return _parquet_batches_after_check(parquet, path, columns, start, stop)
+    return _parquet_batches_after_check(parquet, path, columns, start, stop, kinds)
 
 
 def _parquet_batches_after_check(
-    parquet: pq.ParquetFile, path: Path, columns: list[str], start: int, stop: int | None
+    parquet: pq.ParquetFile,
+    path: Path,
+    columns: list[str],
+    start: int,
+    stop: int | None,
+    kinds: dict[str, str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     metadata = parquet.metadata
     end = metadata.num_rows if stop is None else min(stop, metadata.num_rows)
@@ -356,8 +390,9 @@ def _parquet_batches_after_check(
         lo, hi = max(start - row, 0), min(end - row, batch.num_rows)
         if hi > lo:
             part = batch.slice(lo, hi - lo) if (lo, hi) != (0, batch.num_rows) else batch
-            part = _float_columns(part, columns, row + lo, path)
-            check_nulls(part, columns, row + lo, path)
+            part = _float_columns(part, columns, row + lo, path, kinds)
+            if kinds is None:
+                check_nulls(part, columns, row + lo, path)
             yield part
         row += batch.num_rows
         if row >= end:
@@ -365,20 +400,28 @@ def _parquet_batches_after_check(
 
 
 def open_features(
-    path: Path, columns: Sequence[str], *, start: int = 0, stop: int | None = None, segment: CsvSegment | None = None
+    path: Path,
+    columns: Sequence[str],
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    segment: CsvSegment | None = None,
+    kinds: dict[str, str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of rows [start, stop) (or of one CSV `segment`) holding exactly `columns` as float64.
 
     The header/schema is checked now (missing column → `ScoringInputError` before anything is read);
     values are checked as they stream: a non-numeric or missing value raises `ScoringInputError`
-    naming the column and the row.
+    naming the column and the row. With `kinds` (`retrain.scoring.engine.feature_kinds`: a model that
+    takes text, booleans or missing values) numeric columns are float64 with nulls allowed and the
+    `string`/`bool` columns are text.
     """
     path = Path(path)
     if start < 0 or (stop is not None and stop < start):
         raise ValueError(f"invalid row range [{start}, {stop})")
     columns = list(columns)
     if file_format(path) == "csv":
-        return _csv_batches(path, columns, start, stop, segment)
+        return _csv_batches(path, columns, start, stop, segment, kinds)
     if segment is not None:
         raise ValueError("segments are for CSV files")
-    return _parquet_batches(path, columns, start, stop)
+    return _parquet_batches(path, columns, start, stop, kinds)

@@ -165,3 +165,19 @@ def test_write_day_refuses_mismatched_lengths(tmp_path) -> None:
     with pytest.raises(ValueError, match="labels"):
         write_day(Layout(tmp_path), "2025-12-01", X, y.iloc[:-1])
     assert not (tmp_path / "raw" / "2025-12-01" / "target.csv").exists()
+
+
+def test_mixed_types_add_text_boolean_and_integer_columns_with_gaps_and_change_nothing_else() -> None:
+    from retrain.data.generate import generate_day
+
+    args = {"rows": 500, "n_features": 4, "seed": 3, "drift_start": None, "drift_strength": 1.0}
+    plain, labels = generate_day("2025-12-01", **args)
+    mixed, mixed_labels = generate_day("2025-12-01", mixed_types=True, **args)
+    assert list(mixed.columns) == [*plain.columns, "segment", "active", "visits"]
+    pd.testing.assert_frame_equal(mixed[plain.columns], plain)
+    pd.testing.assert_series_equal(mixed_labels, labels)
+    assert set(mixed["segment"].dropna()) == {"low", "mid", "high"} and mixed["segment"].isna().mean() > 0.03
+    assert set(mixed["active"].dropna()) == {True, False} and mixed["active"].isna().any()
+    assert mixed["visits"].dtype == "int64"
+    again, _ = generate_day("2025-12-01", mixed_types=True, **args)
+    pd.testing.assert_frame_equal(again, mixed)

@@ -71,9 +71,9 @@ def test_bad_input_never_reaches_raw(tmp_path, data: bytes, target: bytes) -> No
 def test_a_bad_relanding_leaves_the_good_day_in_place(tmp_path) -> None:
     layout = Layout(tmp_path / "data")
     land_day(_source(tmp_path / "good"), layout, DS, ["f00", "f01"])
-    bad = _source(tmp_path / "bad", data=DATA.replace(b"2,1,a", b"2,,a"))
+    bad = _source(tmp_path / "bad", data=DATA.replace(b"2,1,a", b"2,x,a"))
     with pytest.raises(DataValidationError, match="f00"):
-        land_day(bad, layout, DS, ["f00", "f01"])
+        land_day(bad, layout, DS, ["f00", "f01"], kinds={"f00": "int", "f01": "int"})
     assert layout.raw_data(DS).read_bytes() == DATA
 
 

@@ -184,3 +184,26 @@ def test_read_split_refuses_a_file_without_target_or_ds(tmp_path) -> None:
     path.write_text("f00,f01,target\n1,2,0\n")
     with pytest.raises(DataValidationError, match=r"val\.csv.*\['ds'\]"):
         read_split(path)
+
+
+def test_split_files_keep_each_column_kind_text_digits_booleans_and_gaps(tmp_path) -> None:
+    # given days holding a text code spelled with digits ("1"/"0"), booleans and integers, with gaps
+    frames = _frames(DAYS[:3])
+    for day in DAYS[:3]:
+        X, y = frames[day]
+        rows = len(X)
+        code = np.where(np.arange(rows) % 3 == 0, "1", "0").astype(object)
+        code[5] = np.nan
+        flag = (np.arange(rows) % 2 == 0).astype(object)
+        flag[7] = np.nan
+        frames[day] = (X.assign(code=code, flag=flag, count=np.arange(rows)), y)
+    # when split, written and read back
+    layout = Layout(tmp_path)
+    train, val = split_window(frames, DAYS[2:3], 0.5, seed=0)
+    write_split(layout, "2025-12-03", train, val)
+    X, _, _ = read_split(layout.val_file("2025-12-03"))
+    # then the text stays text ("1", not 1), the booleans stay booleans, the integers integers, gaps NaN
+    assert X["code"].dropna().map(type).eq(str).all() and set(X["code"].dropna()) <= {"0", "1"}
+    assert X["flag"].dropna().map(type).eq(bool).all()
+    assert X["count"].dtype == "int64" and X["f00"].dtype == "float64"
+    pd.testing.assert_frame_equal(X, val[X.columns.tolist()], check_dtype=False)

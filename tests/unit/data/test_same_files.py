@@ -29,7 +29,8 @@ def _with_extra(header_extra: bytes, value: bytes = b"a") -> bytes:
     return HEADER + b"," + header_extra + b"\n" + body
 
 
-# (file content, accepted?) ; an accepted file must give the same three rows to both readers
+# (file content, accepted?) ; an accepted file must give the same three rows to both readers; "gaps": missing
+# values, accepted by landing and by a model that takes them, refused by a model trained on complete numbers
 FILES = {
     "good": (GOOD, True),
     "trailing-blank-line": (GOOD + b"\n", True),
@@ -45,12 +46,12 @@ FILES = {
     "duplicated-extra-column": (HEADER + b",id,id\n" + b"".join(r + b",a,b\n" for r in ROWS.splitlines()), False),
     "duplicated-model-column": (b"f00,f01,f02,f01\n" + b"".join(r + b",9\n" for r in ROWS.splitlines()), False),
     "empty-file": (b"", False),
-    "blank-line-inside": (HEADER + b"\n0.5,1,2\n\n3,4,5.25\n", False),
+    "blank-line-inside": (HEADER + b"\n0.5,1,2\n\n3,4,5.25\n", "gaps"),
     "ragged-row-short": (HEADER + b"\n0.5,1,2\n3,4\n-6,7,8\n", False),
     "ragged-row-long": (HEADER + b"\n0.5,1,2\n3,4,5,6\n-6,7,8\n", False),
     "non-numeric": (HEADER + b"\n0.5,1,2\n3,abc,5\n", False),
-    "missing-value": (HEADER + b"\n0.5,,2\n", False),
-    "nan": (HEADER + b"\n0.5,NaN,2\n", False),
+    "missing-value": (HEADER + b"\n0.5,,2\n", "gaps"),
+    "nan": (HEADER + b"\n0.5,NaN,2\n", "gaps"),
     "infinity": (HEADER + b"\n0.5,inf,2\n", False),
     "missing-column": (b"f00,f01\n1,2\n", False),
     "semicolons": (GOOD.replace(b",", b";"), False),
@@ -70,9 +71,12 @@ def _land(path: Path) -> np.ndarray:
     return read_features(path, COLUMNS).to_numpy()
 
 
-def _score(path: Path) -> np.ndarray:
-    batches = readers.open_features(path, COLUMNS)
-    parts = [m for _, m in readers.matrices(batches, COLUMNS, 2, first_row=0, path=path)]
+def _score(path: Path, kinds: dict[str, str] | None = None) -> np.ndarray:
+    batches = readers.open_features(path, COLUMNS, kinds=kinds)
+    parts = [
+        np.asarray(m, dtype=float)
+        for _, m in readers.matrices(batches, COLUMNS, 2, first_row=0, path=path, kinds=kinds)
+    ]
     matrix = np.vstack(parts) if parts else np.empty((0, len(COLUMNS)))
     assert readers.count_rows(path) == len(matrix)
     return matrix
@@ -93,7 +97,13 @@ def test_landing_and_scoring_accept_and_refuse_the_same_files(tmp_path: Path, ca
     for outcome in outcomes:
         if isinstance(outcome, BadDataError):  # one message style: the file, then the fix
             assert str(outcome).startswith(str(path)) and "Fix:" in str(outcome), str(outcome)
-    if accepted:
+    if accepted == "gaps":
+        assert isinstance(landed, np.ndarray) and isinstance(scored, BadDataError), outcomes
+        assert "missing value" in str(scored)
+        takes_gaps = _score(path, dict.fromkeys(COLUMNS, "float"))  # a model whose schema holds missing values
+        np.testing.assert_array_equal(np.asarray(landed, dtype=float), takes_gaps)
+        assert np.isnan(takes_gaps).any()
+    elif accepted:
         assert isinstance(landed, np.ndarray) and isinstance(scored, np.ndarray), outcomes
         np.testing.assert_array_equal(landed, [[0.5, 1, 2], [3, 4, 5.25], [-6, 7, 8]])
         np.testing.assert_array_equal(scored, landed)

@@ -45,10 +45,10 @@ BAD_FILES = {
     "not_utf8": (b"f00,f01,f02\n1,2,3\n4,\xff\xfe,6\n", ["UTF-8", "column 'f01'", "row 1"]),
     "not_utf8_header": (b"f00,f\xe901,f02\n1,2,3\n", ["header line is not valid UTF-8"]),
     "non_numeric": (b"f00,f01,f02\n1,2,3\n4,5,6\n7,8,abc\n", ["'abc'", "column 'f02'", "row 2", "not a number"]),
-    "empty_cell": (b"f00,f01,f02\n1,2,3\n4,,6\n", ["missing value", "column 'f01'", "row 1"]),
-    "blank_line": (b"f00,f01,f02\n1,2,3\n\n4,5,6\n", ["empty line", "column 'f00'", "row 1"]),
-    "nan": (b"f00,f01,f02\n1,2,3\n4,5,6\nNaN,8,9\n", ["missing value", "column 'f00'", "row 2"]),
     "inf": (b"f00,f01,f02\n1,2,3\n4,5,inf\n", ["not finite", "column 'f02'", "row 1"]),
+    "text_among_numbers": (b"f00,f01\n1,2\n3,4\n5,yes\n", ["'yes'", "column 'f01'", "row 2", "not a number"]),
+    "nul_in_text": (b"f00,f01\n1,a\n2,b\x00c\n", ["NUL byte", "column 'f01'", "row 1"]),
+    "not_a_header": (b"root:x:0:0:root:/root:/bin/bash\nz:1\n", ["does not look like a header"]),
     "minus_inf": (b"f00,f01,f02\n1,-inf,3\n", ["not finite", "column 'f01'", "row 0"]),
     "truncated_last_line": (b"f00,f01,f02\n1,2,3\n4,5,6\n7,8", ["truncated", "2 field(s)", "row 2"]),
     "extra_field": (b"f00,f01,f02\n1,2,3,4\n", ["4 field(s)", "row 0"]),
@@ -86,7 +86,7 @@ def test_the_error_carries_the_location_and_survives_pickling(tmp_path) -> None:
 
 def test_the_first_bad_row_is_reported_and_the_rest_counted(tmp_path) -> None:
     # f02 is bad in row 3, f00 in rows 1 and 4: the first bad row wins, whatever its column.
-    content = b"f00,f01,f02\n1,2,3\n,2,3\n1,2,3\n1,2,inf\n,2,3\n"
+    content = b"f00,f01,f02\n1,2,3\n-inf,2,3\n1,2,3\n1,2,inf\n-inf,2,3\n"
     with pytest.raises(DataValidationError) as caught:
         read_features(_write(tmp_path, content))
     assert caught.value.row == 1
@@ -112,6 +112,30 @@ def test_reordered_and_extra_columns_are_normalised(tmp_path) -> None:
     frame = read_features(path, ["f00", "f01", "f02"])
     assert list(frame.columns) == ["f00", "f01", "f02"]
     assert frame.to_numpy().tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+
+
+def test_mixed_types_and_missing_values_land_typed(tmp_path) -> None:
+    # given a day with integers, floats, text, booleans (any case) and missing values in every kind
+    path = _write(tmp_path, b"n,x,city,flag,code\n1,0.5,Paris,true,1\n2,,,FALSE,0\n3,2,Oslo,,1\n\n")
+    # when it is read without a schema (the first day), then with earlier days' kinds
+    first = read_features(path)
+    later = read_features(path, kinds={"n": "float", "x": "float", "city": "string", "flag": "bool", "code": "string"})
+    # then each column keeps its kind, missing values are NaN, and "1"/"0" stay text where earlier days had text
+    assert [str(t) for t in first.dtypes] == ["int64", "float64", "object", "object", "int64"]
+    assert first["city"].tolist()[0] == "Paris" and pd.isna(first["city"][1]) and pd.isna(first["x"][1])
+    assert first["flag"].tolist()[:2] == [True, False] and all(type(v) is bool for v in first["flag"][:2])
+    assert later["code"].tolist() == ["1", "0", "1"] and later["n"].dtype == "float64"
+
+
+def test_text_in_a_column_earlier_days_hold_as_numbers_is_refused_at_its_row(tmp_path) -> None:
+    path = _write(tmp_path, b"f00,f01\nred,2\nblue,3\n")
+    with pytest.raises(DataValidationError) as caught:
+        read_features(path, kinds={"f00": "int", "f01": "int"})
+    assert (caught.value.column, caught.value.row) == ("f00", 0)
+    assert "'red' is not a number (earlier days hold int values" in str(caught.value)
+    # while a text column accepts numbers (a category spelled with digits) and a bool one other words
+    frame = read_features(path, kinds={"f00": "bool", "f01": "string"})
+    assert frame["f01"].tolist() == ["2", "3"] and frame["f00"].tolist() == ["red", "blue"]
 
 
 def test_missing_expected_columns_are_named(tmp_path) -> None:

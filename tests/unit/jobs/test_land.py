@@ -214,3 +214,36 @@ def test_the_synthetic_labels_land_after_the_delay(retrain_env, delay) -> None:
     other = Layout(job.layout.root.parent / "other")
     generate_and_write(job.settings, other, days[0])
     assert job.layout.raw_target(days[0]).read_bytes() == other.raw_target(days[0]).read_bytes()
+
+
+def test_a_later_day_keeps_earlier_kinds_text_in_a_numeric_column_is_refused(retrain_env, tmp_path) -> None:
+    # given a first day of text, booleans, integers and gaps, then a day with text where numbers were
+    _day(tmp_path / "source", data=b"city,flag,n\nParis,true,1\n,false,2\nOslo,,3\n")
+    _day(tmp_path / "source", "2025-12-06", data=b"city,flag,n\n7,FALSE,4\nRome,true,\nOslo,true,5\n")
+    _day(tmp_path / "source", "2025-12-07", data=b"city,flag,n\nRome,true,4\nOslo,false,five\nParis,true,5\n")
+    job = _job(retrain_env, tmp_path / "source")
+    # when the days land, then the second (a digit as a city, a gap in n) lands and the third is refused
+    job.run(DS)
+    job.run("2025-12-06")
+    assert job.expected_kinds("2025-12-07", ["city", "flag", "n"]) == {"city": "string", "flag": "bool", "n": "float"}
+    with pytest.raises(BadDataError) as caught:
+        job.run("2025-12-07")
+    assert (caught.value.column, caught.value.row) == ("n", 1) and "'five' is not a number" in str(caught.value)
+
+
+def test_a_new_class_is_reported_once_with_its_day(retrain_env, tmp_path) -> None:
+    from retrain.records import ledger
+
+    # given two days of labels 0/1, then a day where a 2 appears, then a day that holds it again
+    for ds, target in (("2025-12-05", TARGET), ("2025-12-06", TARGET), ("2025-12-07", b"target\n0\n2\n1\n")):
+        _day(tmp_path / "source", ds, target=target)
+    _day(tmp_path / "source", "2025-12-08", target=b"target\n2\n1\n0\n")
+    job = _job(retrain_env, tmp_path / "source")
+    # when every day lands, and the day of the new class lands again (a rerun)
+    for ds in ("2025-12-05", "2025-12-06", "2025-12-07", "2025-12-07", "2025-12-08"):
+        job.run(ds)
+    # then one ledger entry and one alert name the day and the class
+    news = [e for e in ledger.read(job.settings.ledger_path) if e["decision"] == "new_class"]
+    assert [(e["ds"], e["classes"], e["known_classes"]) for e in news] == [("2025-12-07", ["2"], ["0", "1"])]
+    sent = job.settings.outbox_path.read_text()
+    assert sent.count("NEW CLASS") == 1 and "2025-12-07" in sent and "'2'" in sent
