@@ -9,7 +9,7 @@ export AIRFLOW_HOME ?= $(RETRAIN_HOME)/airflow
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-dags test-adapters test-integration test-faults test-services test-browser bench lint up clean
+.PHONY: help install demo check test test-unit test-dags test-adapters test-integration test-faults test-services test-browser bench lint up clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ install: $(VENV)/.installed ## create .venv from uv.lock (idempotent; quick when
 
 demo: install ## simulate weeks of daily data through the real Airflow DAGs and show what happened
 	$(BIN)/retrain demo
+
+check: install ## model quality: retrain on the reference data sets, compare with quality/baseline.json (exit 1 if worse)
+	$(BIN)/retrain check
 
 test: install ## run every test (unit, DAGs, adapters, integration, faults; services and browser when PostgreSQL, Redis and Chromium are there)
 	$(BIN)/pytest
