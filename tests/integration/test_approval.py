@@ -71,9 +71,11 @@ class Answer(threading.Thread):
     def run(self) -> None:
         try:
             headers = _headers(self.client, self.user)
-            deadline = time.monotonic() + 120
+            # The run trains and evaluates before it asks: minutes on a loaded machine. This only bounds a
+            # broken run; a request that is never answered times out on its own (RETRAIN_APPROVAL_TIMEOUT).
+            deadline = time.monotonic() + 900
             while not self.request:
-                assert time.monotonic() < deadline, "no approval request within 120 s"
+                assert time.monotonic() < deadline, "no approval request within 900 s"
                 found = self.client.get(
                     "/api/v2/dags/retrain/dagRuns/~/hitlDetails", headers=headers, params={"response_received": False}
                 )
