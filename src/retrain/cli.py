@@ -18,6 +18,7 @@ from retrain.settings import Settings, SettingsError, load_settings
 
 DEMO_MIN_IMPROVEMENT = "0.01"
 DEMO_LABEL_DELAY_DAYS = "3"
+DEMO_MIXED_TYPES = "true"
 
 
 class _RedactedErrors(typer.Typer):
@@ -104,12 +105,14 @@ def demo() -> None:
 
     The demo is automatic (`RETRAIN_APPROVAL=none`): a simulated timeline has nobody to approve its
     deploys, and each retrain would wait `RETRAIN_APPROVAL_TIMEOUT` for one. Unless
-    RETRAIN_LABEL_DELAY_DAYS is set, labels land 3 days after their features, as in production.
+    RETRAIN_LABEL_DELAY_DAYS is set, labels land 3 days after their features, as in production; unless
+    RETRAIN_SYNTHETIC_MIXED_TYPES is set, the stream carries a text, a boolean and an integer column with gaps.
     With RETRAIN_SYNTHETIC_MIXED_TYPES=true the stream holds text, boolean and integer columns with
     missing values beside its floats, and the summary shows such rows in the last predictions.
     """
     os.environ.setdefault("RETRAIN_MIN_IMPROVEMENT", DEMO_MIN_IMPROVEMENT)
     os.environ.setdefault("RETRAIN_LABEL_DELAY_DAYS", DEMO_LABEL_DELAY_DAYS)
+    os.environ.setdefault("RETRAIN_SYNTHETIC_MIXED_TYPES", DEMO_MIXED_TYPES)
     if os.environ.get("RETRAIN_APPROVAL", "none") != "none":
         err.print("[yellow]note:[/yellow] the demo runs without human approval (RETRAIN_APPROVAL=none)")
     os.environ["RETRAIN_APPROVAL"] = "none"

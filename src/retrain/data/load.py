@@ -18,6 +18,7 @@ import shutil
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from retrain.data import TARGET
 from retrain.data.errors import BadDataError, DataValidationError
@@ -147,15 +148,7 @@ def land_files(
         pairs = [(data_src, layout.raw_data(ds))]
     else:
         _, labels = validate_day(data_src, target_src, expected_columns, kinds)
-        classes = labels.unique()
-        if len(classes) < 2:
-            raise DataValidationError.at(
-                target_src,
-                f"every one of the {len(labels)} label(s) is {classes[0]}: a day with a single class is almost always "
-                "a broken label export, and a window of such days cannot train a classifier",
-                fix="check the export of the labels; land the day once it holds the real labels",
-                column=TARGET,
-            )
+        _refuse_single_class(labels, target_src)
         pairs = [(data_src, layout.raw_data(ds)), (target_src, layout.raw_target(ds))]
     landed = []
     for src, dest in pairs:
@@ -204,6 +197,23 @@ def quarantine_day(layout: Layout, ds: str, reason: str, files: list[Path], *, c
     return target
 
 
+def _refuse_single_class(labels: Any, target_src: Path) -> None:
+    """Refuse a day whose labels (a pandas Series) hold one class.
+
+    Raises:
+        DataValidationError: every label of `target_src` is the same value.
+    """
+    classes = labels.unique()
+    if len(classes) < 2:
+        raise DataValidationError.at(
+            target_src,
+            f"every one of the {len(labels)} label(s) is {classes[0]}: a day with a single class is almost always "
+            "a broken label export, and a window of such days cannot train a classifier",
+            fix="check the export of the labels; land the day once it holds the real labels",
+            column=TARGET,
+        )
+
+
 def _claim_folder(base: Path) -> Path:
     base.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -243,15 +253,7 @@ def land_labels(target_src: Path, layout: Layout, ds: str) -> Path:
     header = read_header(features, what="data file")
     rows = read_table(features, header, {header[0]: pyarrow.string()}).num_rows
     labels = read_target(target_src, rows, data_path=features)
-    classes = labels.unique()
-    if len(classes) < 2:
-        raise DataValidationError.at(
-            target_src,
-            f"every one of the {len(labels)} label(s) is {classes[0]}: a day with a single class is almost always "
-            "a broken label export, and a window of such days cannot train a classifier",
-            fix="check the export of the labels; land the day once it holds the real labels",
-            column=TARGET,
-        )
+    _refuse_single_class(labels, target_src)
     with atomic_path(layout.raw_target(ds)) as tmp:
         _copy_regular(target_src, tmp)
     return layout.raw_target(ds)
