@@ -51,6 +51,7 @@ test-faults: install ## real fault injection (tests/faults/README.md)
 
 bench: install ## benchmarks: print tables of rows/s, memory and ratios; the gate and drift on streams with no change
 	$(BIN)/python bench/bench_score.py
+	$(BIN)/python bench/bench_retrain.py
 	$(BIN)/python bench/bench_gate.py
 	$(BIN)/python bench/bench_drift.py
 
