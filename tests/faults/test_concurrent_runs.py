@@ -40,6 +40,15 @@ def _start(home: Path, ds: str, output: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def _read_from(path: Path, offset: int) -> str:
+    """What was written to `path` after its first `offset` bytes ("" while it does not exist)."""
+    if not path.is_file():
+        return ""
+    with open(path, "rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace")
+
+
 def _deploys(home: Path, ds: str) -> list[dict]:
     ledger = home / "ledger.jsonl"
     lines = ledger.read_text().splitlines() if ledger.is_file() else []
@@ -58,11 +67,13 @@ def _assert_in_progress(code: int, text: str, ds: str) -> None:
 def test_a_second_run_of_the_same_date_is_refused_while_the_first_runs(home: Path, tmp_path: Path) -> None:
     ds = DAYS[6]
     first_out, second_out = tmp_path / "first.out", tmp_path / "second.out"
+    task_log = home / "logs" / f"run-retrain-{ds}.log"  # `retrain run` keeps Airflow's task logs there
+    seen = task_log.stat().st_size if task_log.is_file() else 0
     first = _start(home, ds, first_out)
     try:
         # given: the first run is inside its DAG run (a task has started)
         deadline = time.monotonic() + 300
-        while "starting task_id=" not in first_out.read_text(errors="replace"):
+        while "starting task_id=" not in _read_from(task_log, seen):
             assert first.poll() is None, first_out.read_text()[-3000:]
             assert time.monotonic() < deadline, first_out.read_text()[-3000:]
             time.sleep(0.2)

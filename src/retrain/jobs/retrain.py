@@ -380,6 +380,8 @@ class RetrainJob:
         from retrain.data.prepare import read_split
         from retrain.drift import assess_day, load_window, reference_days
         from retrain.drift.calibration import null_rows
+        from retrain.records import ledger
+        from retrain.records.status import performance_rows
         from retrain.report.html import build_report, write_report
 
         settings, ds = self.settings, run.ds
@@ -402,6 +404,7 @@ class RetrainJob:
             drift=assess_day(ds, reference, X_holdout, settings, cache=cache),
             reference=reference,
             current=X_holdout,
+            performance=performance_rows(ledger.read(settings.ledger_path)),
         )
         path = write_report(self.layout.report_file(ds), html)
         self.registry.log_artifact(run.run_id, "report/report.html", path)

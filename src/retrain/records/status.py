@@ -59,6 +59,18 @@ def _history_row(entry: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def performance_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The realised metric of each scored day whose labels arrived, in the order measured.
+
+    Args:
+        entries: Ledger entries (`ledger.read`); only those with `decision == "performance"` count.
+
+    Returns:
+        `[{ds, metric, value (float | None when undefined), rows, version}, ...]`.
+    """
+    return [_performance_row(e) for e in entries if e.get("decision") == "performance"]
+
+
 def _performance_row(entry: dict[str, Any]) -> dict[str, Any]:
     row = {key: entry.get(key) for key in PERFORMANCE_FIELDS}
     row["value"] = _float_or_none(row["value"])
@@ -117,7 +129,7 @@ def build_status(settings: Settings) -> dict[str, Any]:
     entries = ledger.read(settings.ledger_path)
     history = [_history_row(e) for e in entries if e.get("decision") in HISTORY_DECISIONS]
     drift_events = [{k: v for k, v in e.items() if k != "seq"} for e in entries if e.get("decision") == "drift"]
-    performance = [_performance_row(e) for e in entries if e.get("decision") == "performance"]
+    performance = performance_rows(entries)
     return {
         "model_name": settings.model_name,
         "champion": _champion(settings, entries),

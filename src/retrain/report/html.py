@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["MAX_DRIFT_PLOTS", "REPORT_METRICS", "build_report", "metric_table", "write_report"]
 
 REPORT_METRICS: tuple[str, ...] = ("roc_auc", "accuracy", "f1", "precision", "recall", "average_precision")
+MAX_PERFORMANCE_ROWS = 60
+"""The realised-performance table shows at most this many scored days (the latest)."""
 MAX_DRIFT_PLOTS = 24
 """At most this many histograms (the drifted features with the largest PSI first): a report of a
 1000-feature model must stay a readable, small file."""
@@ -275,6 +277,28 @@ def _drift_section(
     return section, len(plots)
 
 
+def _performance_section(performance: Sequence[Mapping[str, Any]]) -> str:
+    """The realised metric of the champions on the scored days whose labels arrived (latest last)."""
+    if not performance:
+        return ""
+    shown = list(performance)[-MAX_PERFORMANCE_ROWS:]
+    rows = []
+    for row in shown:
+        value = row.get("value")
+        cell = "undefined" if value is None else fmt(float(value))
+        rows.append(
+            f"<tr><td>{html.escape(str(row.get('ds')))}</td><td>{html.escape(str(row.get('version')))}</td>"
+            f"<td>{html.escape(str(row.get('metric')))}</td><td>{cell}</td><td>{int(row.get('rows') or 0):,}</td></tr>"
+        )
+    head = "<tr><th>scored day</th><th>version</th><th>metric</th><th>realised</th><th>rows</th></tr>"
+    note = "" if len(shown) == len(performance) else f" (the latest {len(shown)} of {len(performance)})"
+    return (
+        '<section id="performance"><h2>Realised performance</h2>'
+        f'<p class="note">The champion\'s metric on the days it scored, once their labels landed{note}.</p>'
+        f'<table class="performance"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></section>'
+    )
+
+
 def _finite(series: Any) -> np.ndarray:
     values = np.asarray(series, dtype=np.float64)
     return values[np.isfinite(values)]
@@ -296,6 +320,7 @@ def build_report(
     drift: DayDrift | Mapping[str, Any] | None = None,
     reference: pd.DataFrame | None = None,
     current: pd.DataFrame | None = None,
+    performance: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """The report as one self-contained HTML document.
 
@@ -312,6 +337,9 @@ def build_report(
         drift: The day's drift (`DayDrift` or its `to_dict()`), or None.
         reference, current: The drift's reference window and current features, for the histograms of
             the drifted features; without them the drift table is shown alone.
+        performance: The champions' realised metric on scored days whose labels arrived
+            (`retrain.records.status.performance_rows`: `{ds, metric, value, rows, version}`), oldest
+            first; the latest `MAX_PERFORMANCE_ROWS` are shown. Empty: the section is left out.
 
     Returns:
         The HTML text (UTF-8), with CSS inline and every plot as inline SVG.
@@ -369,6 +397,7 @@ def build_report(
         f'<div class="plots">{"".join(curves)}</div></section>',
         f'<section id="confusion"><h2>Confusion matrices</h2><div class="plots">{"".join(confusion)}</div></section>',
         drift_html,
+        _performance_section(performance),
         "</main></body></html>",
     ]
     return "\n".join(parts) + "\n"

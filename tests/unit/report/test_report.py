@@ -319,3 +319,15 @@ def test_calibrated_drift_shows_the_null_and_the_floor_and_the_slice_table() -> 
     slices = re.search(r'<table class="slices">.*?</table>', html, re.DOTALL).group(0)
     assert '<tr class="drifted"><td>plan = b</td><td>600</td>' in slices
     assert "[-0.2700, -0.1500]" in slices and "too small to decide: 12 rows" in slices
+
+
+def test_the_realised_performance_is_shown_when_labels_arrived(report: str) -> None:
+    rows = [
+        {"ds": "2025-12-08", "metric": "roc_auc", "value": 0.8834, "rows": 2000, "version": "1"},
+        {"ds": "2025-12-09", "metric": "roc_auc", "value": None, "rows": 40, "version": "2"},
+    ]
+    shown = _report(performance=rows)
+    section = shown.split('<section id="performance">', 1)[1].split("</section>", 1)[0]
+    assert "2025-12-08" in section and "0.8834" in section and "2,000" in section
+    assert "2025-12-09" in section and "undefined" in section
+    assert 'id="performance"' not in report  # no labels yet: no section
