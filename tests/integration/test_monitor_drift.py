@@ -14,13 +14,13 @@ pytestmark = pytest.mark.integration
 def test_sustained_drift_alerts_once_and_starts_a_retrain(runner, telegram_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # given: a champion trained on a calm week, then a strong drift from day 8 on
     monkeypatch.setenv("RETRAIN_ROWS_PER_DAY", "800")
-    monkeypatch.setenv("RETRAIN_DRIFT_START", "2025-12-08")
+    monkeypatch.setenv("RETRAIN_DRIFT_START", "2026-02-08")
     monkeypatch.setenv("RETRAIN_DRIFT_STRENGTH", "4")
     monkeypatch.setenv("RETRAIN_DRIFT_CONSECUTIVE_DAYS", "2")
     monkeypatch.setenv("TG_TOKEN", "1:t")
     monkeypatch.setenv("TG_CHAT", "9")
     monkeypatch.setenv("TG_API_URL", telegram_server.url)
-    timeline = days("2025-12-01", 10)
+    timeline = days("2026-02-01", 10)  # dates no other integration test runs: they share one Airflow DB
     for ds in timeline:
         assert runner.run("generate_data", ds).ok
     assert runner.run("retrain", timeline[6]).ok
@@ -48,7 +48,7 @@ def test_sustained_drift_alerts_once_and_starts_a_retrain(runner, telegram_serve
     assert alerts[0].startswith("DRIFT")
 
     # and: the retrain run exists in Airflow, queued with trigger=drift, and runs as a drift retrain
-    queued = runner.queued_runs("retrain")
+    queued = [run for run in runner.queued_runs("retrain") if run[0] in timeline]  # other tests' runs share the DB
     assert queued == [(timeline[9], {"trigger": "drift"})]
     retrained = runner.run("retrain", *queued[0])
     assert retrained.ok, retrained.tasks
@@ -56,7 +56,7 @@ def test_sustained_drift_alerts_once_and_starts_a_retrain(runner, telegram_serve
     assert (history[-1]["ds"], history[-1]["trigger"]) == (timeline[9], "drift")
 
     # and: the next day, still drifted, is inside the cooldown: no second alert, no second run
-    assert runner.run("generate_data", "2025-12-11").ok
-    cooled = runner.run("monitor_drift", "2025-12-11")
+    assert runner.run("generate_data", "2026-02-11").ok
+    cooled = runner.run("monitor_drift", "2026-02-11")
     assert cooled.tasks["no_drift"] == "success"
-    assert runner.queued_runs("retrain") == []
+    assert [run for run in runner.queued_runs("retrain") if run[0] in [*timeline, "2026-02-11"]] == []

@@ -1,8 +1,9 @@
 """A PostgreSQL source table and a PostgreSQL predictions table, through the real DAGs, as a range.
 
-generate_data lands six days from a query on `:ds` (one day has a NULL feature: it fails and the range
-goes on; the last day has no labels yet: it lands its features only) → retrain on the labelled days →
-batch_predict writes the unlabelled day's predictions to a PostgreSQL table; a rerun leaves the same rows.
+generate_data lands six days from a query on `:ds` (one day's labels are all one class, a broken
+export: it fails and the range goes on; the last day has no labels yet: it lands its features only)
+→ retrain on the labelled days → batch_predict writes the unlabelled day's predictions to a PostgreSQL
+table; a rerun leaves the same rows.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def pg_url() -> Iterator[str]:
 
 
 def _fill_events(url: str) -> None:
-    """Six days of the synthetic stream in one table; a NULL feature in BAD, NULL labels in UNLABELLED."""
+    """Six days of the synthetic stream in one table; one label value in BAD, NULL labels in UNLABELLED."""
     import psycopg2
 
     from retrain.data.generate import generate_day
@@ -53,8 +54,8 @@ def _fill_events(url: str) -> None:
         for ds in DAYS:
             X, y = generate_day(ds, rows=300, n_features=4, seed=5, drift_start=None, drift_strength=0.0)
             rows = [(ds, i, *map(float, X.iloc[i]), None if ds == UNLABELLED else int(y[i])) for i in range(len(X))]
-            if ds == BAD:
-                rows[7] = (*rows[7][:3], None, *rows[7][4:])
+            if ds == BAD:  # a NULL feature would land (missing values are data); a one-class day does not
+                rows = [(*row[:-1], 1) for row in rows]
             cursor.executemany("INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
 
 
@@ -80,11 +81,11 @@ def test_a_postgresql_source_and_sink_through_the_dags(runner, pg_url, monkeypat
     # when: the six days land as one range
     results = runner.run_range("generate_data", DAYS)
 
-    # then: the bad day failed (quarantined, naming the column), the range went on, the last day has no labels
+    # then: the bad day failed (quarantined, saying why), the range went on, the last day has no labels
     assert [r.ds for r in results] == DAYS
     assert [r.ds for r in results if not r.ok] == [BAD]
     assert results[3].failed_tasks() == ["generate"]
-    assert "'f01'" in (layout.quarantine(BAD) / "reason.txt").read_text()
+    assert "label(s) is 1" in (layout.quarantine(BAD) / "reason.txt").read_text()
     assert layout.features_landed(UNLABELLED) and not layout.day_landed(UNLABELLED)
     assert layout.raw_days() == [d for d in DAYS if d not in (BAD, UNLABELLED)]
     assert layout.raw_data(DAYS[0]).read_text().splitlines()[0] == "f00,f01,f02,f03"
