@@ -41,7 +41,7 @@ def _stop_during(home: Path, tmp_path: Path, ds: str, task_id: str, **extra: str
     output = tmp_path / "run.out"
     with open(output, "wb") as sink:
         process = subprocess.Popen(
-            [RETRAIN, "run", "retrain", "--date", ds],
+            [RETRAIN, "run", "retrain", "--date", ds, "--verbose"],  # task logs on stdout
             env=cli_env(home, **extra),
             cwd=home.parent,
             stdout=sink,
