@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -53,6 +54,26 @@ def retrain_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
 @pytest.fixture
 def settings(retrain_env: dict[str, str]) -> Settings:
     return load_settings()
+
+
+def clear_airflow_runs() -> None:
+    """Forget every DAG run, asset event and queued asset-triggered run of the session's Airflow DB.
+
+    The session shares one metadata DB: without this, a run another test made on the same date (Airflow
+    keeps one run per DAG and logical date) would change what a later test sees (a skipped trigger, a
+    queued run counted twice). Task instances and XComs go with their runs (foreign keys cascade).
+    Does nothing before Airflow was first imported (the unit tests never import it).
+    """
+    if "airflow.models.dagrun" not in sys.modules:
+        return
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetPartitionDagRun
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    with create_session() as session:
+        for model in (AssetPartitionDagRun, AssetDagRunQueue, AssetEvent, DagRun):
+            session.execute(delete(model))
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from retrain.ops.environment import is_setting
-from tests.conftest import DAGS_FOLDER, REPO
+from tests.conftest import DAGS_FOLDER, REPO, clear_airflow_runs
 from tests.helpers.telegram_server import TelegramServer
 
 pytestmark = pytest.mark.integration
@@ -53,6 +53,12 @@ def environment(home: Path, **extra: str) -> Iterator[pytest.MonkeyPatch]:
         yield mp
     finally:
         mp.undo()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_airflow_runs() -> None:
+    """Each module starts with no DAG run in the session's Airflow DB (its tests share one home)."""
+    clear_airflow_runs()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DAGS_FOLDER
+from tests.conftest import DAGS_FOLDER, clear_airflow_runs
 
 pytestmark = pytest.mark.integration
 
@@ -15,6 +15,12 @@ pytestmark = pytest.mark.integration
 def days(start: str, n: int) -> list[str]:
     first = date.fromisoformat(start)
     return [(first + timedelta(days=i)).isoformat() for i in range(n)]
+
+
+@pytest.fixture(autouse=True)
+def fresh_airflow_runs() -> None:
+    """Each test starts with no DAG run in the session's Airflow DB (see `clear_airflow_runs`)."""
+    clear_airflow_runs()
 
 
 @pytest.fixture

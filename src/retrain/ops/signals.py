@@ -120,6 +120,8 @@ def stop_on_signals(
             except Stopped:
                 continue
         state.finished.set()
+        with contextlib.suppress(OSError):  # wake the watcher now rather than at its next 0.5 s look
+            writer.send(b"\0")
         watcher.join()
         signal.set_wakeup_fd(previous_fd)
         for sig, handler in previous.items():
