@@ -62,10 +62,10 @@ def clear_airflow_runs() -> None:
     The session shares one metadata DB: without this, a run another test made on the same date (Airflow
     keeps one run per DAG and logical date) would change what a later test sees (a skipped trigger, a
     queued run counted twice). Task instances and XComs go with their runs (foreign keys cascade).
-    Does nothing before Airflow was first imported (the unit tests never import it).
+    Does nothing before the first DAG run of the session (the unit tests never import Airflow).
     """
-    if "airflow.models.dagrun" not in sys.modules:
-        return
+    if "airflow.models.dagrun" not in sys.modules or not any(_AIRFLOW_HOME.glob(".retrain-db-migrated-*")):
+        return  # no DAG has run in this process yet: the DB may not even be created
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetPartitionDagRun
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
