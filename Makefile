@@ -31,8 +31,9 @@ demo: install ## simulate weeks of daily data through the real Airflow DAGs and 
 check: install ## model quality: retrain on the reference data sets, compare with quality/baseline.json (exit 1 if worse)
 	$(BIN)/retrain check
 
+TEST_WORKERS ?= 3
 test: install ## run every test (unit, DAGs, adapters, integration, faults; services and browser when PostgreSQL, Redis and Chromium are there)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: install ## core library tests only (no Airflow: tests/unit/test_layers.py checks it)
 	$(BIN)/pytest tests/unit

@@ -12,7 +12,6 @@ sizes, not p-values). A drift sustained over `RETRAIN_DRIFT_CONSECUTIVE_DAYS` da
 from __future__ import annotations
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import PartitionedAssetTimetable, chain, dag, task
 
 from retrain.airflow import defaults
@@ -31,14 +30,7 @@ def monitor_drift() -> None:
     result = task(task_id="detect_drift")(t.detect_drift)(day=RUN_DAY)
     decide = task.branch(task_id="decide_retrain")(t.decide_retrain)(result)
     alert = task(task_id="alert_drift")(t.alert_drift)(result)
-    trigger_retrain = TriggerDagRunOperator(
-        task_id="trigger_retrain",
-        trigger_dag_id="retrain",
-        trigger_run_id=f"drift__{RUN_DAY}",
-        logical_date=RUN_DAY,
-        conf={"trigger": "drift"},
-        skip_when_already_exists=True,
-    )
+    trigger_retrain = defaults.trigger_retrain("drift")
     no_drift = EmptyOperator(task_id="no_drift")
     end = EmptyOperator(task_id="end", trigger_rule="none_failed_min_one_success")
 

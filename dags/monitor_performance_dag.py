@@ -16,7 +16,6 @@ Tasks: `wait_for_labels` → `measure_performance` → `decide_retrain` → `ale
 from __future__ import annotations
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import PartitionedAssetTimetable, chain, dag, task
 
 from retrain.airflow import defaults
@@ -35,14 +34,7 @@ def monitor_performance() -> None:
     result = task(task_id="measure_performance")(t.measure_performance)(day=RUN_DAY)
     decide = task.branch(task_id="decide_retrain")(t.decide_retrain)(result)
     alert = task(task_id="alert_performance")(t.alert_performance)(result)
-    trigger_retrain = TriggerDagRunOperator(
-        task_id="trigger_retrain",
-        trigger_dag_id="retrain",
-        trigger_run_id=f"performance__{RUN_DAY}",
-        logical_date=RUN_DAY,
-        conf={"trigger": "performance"},
-        skip_when_already_exists=True,
-    )
+    trigger_retrain = defaults.trigger_retrain("performance")
     no_retrain = EmptyOperator(task_id="no_retrain")
     end = EmptyOperator(task_id="end", trigger_rule="none_failed_min_one_success")
 

@@ -63,3 +63,23 @@ def wait_for(task_id: str, part: str) -> Any:
         timeout=settings.wait_timeout,
         retries=0,
     )
+
+
+def trigger_retrain(cause: str) -> Any:
+    """The `trigger_retrain` task of a monitor: a `retrain` run for the run's day, conf `trigger=cause`.
+
+    One run per cause and day (run id `{cause}__{day}`); a run that already exists for that id or day
+    (the weekly one, another monitor's) is not started twice: the task ends `skipped`.
+    """
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+    from retrain.airflow.assets import RUN_DAY
+
+    return TriggerDagRunOperator(
+        task_id="trigger_retrain",
+        trigger_dag_id="retrain",
+        trigger_run_id=f"{cause}__{RUN_DAY}",
+        logical_date=RUN_DAY,
+        conf={"trigger": cause},
+        skip_when_already_exists=True,
+    )

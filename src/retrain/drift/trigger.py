@@ -82,10 +82,7 @@ def should_trigger(
     Raises:
         ValueError: When `consecutive_days` < 1 or `cooldown_days` < 0.
     """
-    if consecutive_days < 1:
-        raise ValueError(f"consecutive_days must be >= 1, got {consecutive_days}")
-    if cooldown_days < 0:
-        raise ValueError(f"cooldown_days must be >= 0, got {cooldown_days}")
+    check_hysteresis(consecutive_days, cooldown_days)
     today_date = date.fromisoformat(check_ds(today.ds))
     reasons: list[str] = []
 
@@ -123,6 +120,18 @@ def should_trigger(
         cause="drift",
         flagged="drifted",
     )
+
+
+def check_hysteresis(consecutive_days: int, cooldown_days: int) -> None:
+    """Refuse a hysteresis no monitor can use.
+
+    Raises:
+        ValueError: When `consecutive_days` < 1 or `cooldown_days` < 0.
+    """
+    if consecutive_days < 1:
+        raise ValueError(f"consecutive_days must be >= 1, got {consecutive_days}")
+    if cooldown_days < 0:
+        raise ValueError(f"cooldown_days must be >= 0, got {cooldown_days}")
 
 
 def sustained_outside_cooldown(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from retrain.drift.trigger import TriggerDecision, sustained_outside_cooldown
+from retrain.drift.trigger import TriggerDecision, check_hysteresis, sustained_outside_cooldown
 from retrain.layout import check_ds
 from retrain.performance.realised import RealisedMetric
 
@@ -44,10 +44,7 @@ def should_trigger_on_performance(
     Raises:
         ValueError: When `consecutive_days` < 1 or `cooldown_days` < 0.
     """
-    if consecutive_days < 1:
-        raise ValueError(f"consecutive_days must be >= 1, got {consecutive_days}")
-    if cooldown_days < 0:
-        raise ValueError(f"cooldown_days must be >= 0, got {cooldown_days}")
+    check_hysteresis(consecutive_days, cooldown_days)
     today_date = date.fromisoformat(check_ds(today.ds))
     if not today.below(threshold):
         shown = "undefined" if today.value is None else f"{today.value:.4f} ≥ threshold {threshold:.4f}"
