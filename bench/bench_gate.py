@@ -1,6 +1,6 @@
 """Benchmark of the gate (issue 12): how often does it deploy on a stream where nothing changed?
 
-    python bench/bench_gate.py [--seeds 20] [--rows-per-day 500]
+    python bench/bench_gate.py [--seeds 20] [--control-seeds 5] [--rows-per-day 500]
 
 What the retrain job does for a weekly retrain is replayed in process, with the job's own functions and
 the default settings (`retrain.settings.Settings()`): the window of `RETRAIN_WINDOW_DAYS` (14) days,
