@@ -7,6 +7,13 @@ Rule (`RETRAIN_GATE_METHOD=bootstrap`, the default, `decide_paired`): deploy iff
 enough to decide AND the challenger's score is >= the threshold AND (there is no champion OR the lower
 bound of the paired bootstrap interval of challenger − champion, re-scored on the same holdout rows, is
 >= `min_improvement`). `RETRAIN_GATE_METHOD=point` (`decide`) compares the two point estimates instead.
+
+Error rate: the lower bound of a two-sided interval at `RETRAIN_GATE_CONFIDENCE` (0.95) is a one-sided
+test at (1 − 0.95) / 2 = 2.5 %: a challenger exactly as good as the champion deploys on about 2.5 % of
+holdouts (`tests/unit/model/test_gate_calibration.py`: 6 of 200). On a real stream where nothing changed
+the share can be a little higher, because two models fitted on different samples are not exactly as
+good: a deploy there is often of a challenger really (if slightly) better. `bench/bench_gate.py` measures
+both (the README's gate benchmark); `RETRAIN_MIN_IMPROVEMENT` asks for a gain worth a new model.
 """
 
 from __future__ import annotations

@@ -198,3 +198,39 @@ def test_the_window_holds_labelled_days_only_and_no_new_labels_skip_before_train
     write_labels(job.layout, later[0], generate_from_settings(job.settings, later[0])[1])
     run = job.prepare(later[-1], "schedule")
     assert run.window[-1] == later[0] and run.holdout_days == (later[0],) and run.champion_version == "1"
+
+
+def test_the_gate_benchmark_replays_the_jobs_decision(job: RetrainJob, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/bench_gate.py judges hundreds of retrains without MLflow: it must decide as the job does."""
+    import importlib.util
+    import os
+    import sys
+    from pathlib import Path
+
+    from retrain.data.generate import generate_from_settings
+
+    # given: the job's two weekly retrains (7-day window) on an unchanged stream, the first deployed
+    job = RetrainJob(job.settings.model_copy(update={"window_days": 7}), job.layout, registry=job.registry)
+    first = _through_evaluate(job)
+    PromotionJob(job.settings, job.layout, registry=job.registry).deploy(first)
+    later = [f"2025-12-{d:02d}" for d in range(8, 15)]
+    for ds in later:
+        generate_and_write(job.settings, job.layout, ds)
+    evaluated = _through_evaluate(job, later[-1])
+    # when: the benchmark replays the same days with the same settings
+    path = Path(__file__).resolve().parents[3] / "bench" / "bench_gate.py"
+    spec = importlib.util.spec_from_file_location("bench_gate", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_gate", bench)  # dataclasses look their module up there
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # the bench sets these
+        monkeypatch.setenv(name, os.environ.get(name, "1"))
+    spec.loader.exec_module(bench)
+    frames = {ds: generate_from_settings(job.settings, ds) for ds in [*DAYS, *later]}
+    (replayed,) = bench.run_stream(frames, job.settings.seed, job.settings)
+    # then: the same holdout, the same scores, the same interval and the same decision
+    decision = evaluated.decision
+    assert replayed.window_end == later[-1] and replayed.holdout_rows == decision.holdout_rows
+    assert replayed.gain == pytest.approx(decision.challenger_score - decision.champion_score, abs=1e-12)
+    assert replayed.ci_low == pytest.approx(decision.ci_low, abs=1e-12)
+    assert replayed.deploy["gate"] is decision.deploy
