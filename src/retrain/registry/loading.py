@@ -53,7 +53,7 @@ def check_types(untrusted: list[str], where: str) -> list[str]:
     refused = sorted(t for t in untrusted if t not in ALLOWED_TYPES)
     if refused:
         raise UntrustedModelError(
-            f"{where} holds type(s) retrain does not load: {', '.join(refused)}. retrain loads only "
+            f"type(s) retrain does not load: {', '.join(refused)} (in {where}). retrain loads only "
             "scikit-learn classifiers made of an allow-list of types (retrain.registry.trusted_types); "
             "a function or object of any other type could run code when the model is loaded or used"
         )
