@@ -2,9 +2,11 @@
 
     python bench/bench_score.py [--rows 2000000] [--budget 300]
 
-Generates N x 20 float features into a temporary folder (CSV and Parquet, plus an N/10 CSV for the
-memory check), trains LogisticRegression and HistGradientBoostingClassifier(max_iter=200) on a 50k
-sample, then runs every case in its own Python process (honest peak RSS: VmHWM of that process,
+Generates N x 20 float features and an int id, columns shuffled, into a temporary folder (CSV and
+Parquet, plus an N/10 CSV for the memory check and a 10-row file), trains LogisticRegression and
+HistGradientBoostingClassifier(max_iter=200) on a 50k sample and registers both in a fresh MLflow
+store in that folder (for `retrain predict` as a user runs it: whole command, issue 14), then runs
+every case in its own Python process (honest peak RSS: VmHWM of that process,
 imports and model included; not ru_maxrss, which a child inherits from this parent). Every case
 runs once; cases are then repeated (up to 3 runs, the table shows the median) while the time budget
 allows. Prints one table and the issue's targets.
@@ -44,7 +46,10 @@ def _target(x, rng):
 
 
 def generate(folder: Path, rows: int) -> dict[str, Path]:
-    """N x 20 standard-normal floats as CSV (pyarrow writer) and Parquet (100k-row groups), plus N/10 CSV."""
+    """N x 20 standard-normal floats and an int id, columns shuffled, as CSV and Parquet (100k-row groups).
+
+    Plus the first N/10 rows as CSV (memory check) and the first 10 rows as Parquet (fixed cost).
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -52,7 +57,9 @@ def generate(folder: Path, rows: int) -> dict[str, Path]:
 
     paths = {"csv": folder / "data.csv", "parquet": folder / "data.parquet", "csv_tenth": folder / "tenth.csv"}
     rng = np.random.default_rng(0)
-    schema = pa.schema([(name, pa.float64()) for name in FEATURES])
+    order = ["id", *FEATURES]
+    np.random.default_rng(5).shuffle(order)  # columns shuffled, with one extra id column (issue 14's data)
+    schema = pa.schema([(name, pa.int64() if name == "id" else pa.float64()) for name in order])
     tenth = max(rows // 10, 1)
     with (
         pacsv.CSVWriter(paths["csv"], schema) as csv_out,
@@ -62,11 +69,15 @@ def generate(folder: Path, rows: int) -> dict[str, Path]:
         for start in range(0, rows, CHUNK_ROWS):
             size = min(CHUNK_ROWS, rows - start)
             chunk = rng.standard_normal((size, len(FEATURES)))
-            table = pa.table({name: chunk[:, j] for j, name in enumerate(FEATURES)}, schema=schema)
+            values = {name: chunk[:, j] for j, name in enumerate(FEATURES)} | {"id": np.arange(start, start + size)}
+            table = pa.table({name: values[name] for name in order}, schema=schema)
             csv_out.write_table(table)
             parquet_out.write_table(table, row_group_size=BATCH_ROWS)
             if start < tenth:
                 tenth_out.write_table(table.slice(0, min(size, tenth - start)))
+            if start == 0:
+                paths["tiny"] = folder / "tiny.parquet"
+                pq.write_table(table.slice(0, 10), paths["tiny"])
     return paths
 
 
@@ -88,6 +99,15 @@ def train(folder: Path) -> dict[str, Path]:
         paths[name] = folder / f"{name}.pkl"
         paths[name].write_bytes(pickle.dumps(model))
     paths["hgb_iterations"] = models["HGB"].n_iter_  # type: ignore[assignment]
+    # `retrain predict` as a user runs it: the same two models logged and registered in a fresh home
+    from retrain.registry import Registry
+    from retrain.settings import load_settings
+
+    registry = Registry.from_settings(load_settings())
+    for day, (name, model) in enumerate(models.items(), start=1):
+        ds = f"2025-12-{day:02d}"
+        run_id = registry.log_challenger(model, frame.head(50), ds=ds, params={}, metrics={}, tags={}, window=[ds])
+        paths[f"uri-{name}"] = f"models:/{registry.model_name}/{registry.register(run_id, ds=ds)}"  # type: ignore[assignment]
     return paths
 
 
@@ -233,6 +253,25 @@ def cases() -> list[Case]:
         ]
     listed += [
         Case(
+            "cli-parquet-hgb",
+            "`retrain predict` Parquet → Parquet (whole command)",
+            "HGB",
+            "cli",
+            "parquet",
+            "cli-hgb.parquet",
+            baseline="raw-hgb",
+        ),
+        Case(
+            "cli-csv-lr",
+            "`retrain predict` CSV → CSV (whole command)",
+            "LR",
+            "cli",
+            "csv",
+            "cli-lr.csv",
+            baseline="seeds-lr",
+        ),
+        Case("cli-tiny-hgb", "`retrain predict` on a 10-row file (fixed cost)", "HGB", "cli", "tiny", "cli-tiny.csv"),
+        Case(
             "csv-hgb-sk",
             "streaming CSV → CSV (scikit-learn backend)",
             "HGB",
@@ -271,7 +310,45 @@ def cases() -> list[Case]:
     return listed
 
 
+def run_cli(case: Case, folder: Path, data: dict[str, Path], models: dict[str, Path]) -> None:
+    """`retrain predict` in its own process, as a user runs it: the whole command is timed.
+
+    Its peak RSS is the one it prints (VmHWM of that process, imports and model included).
+    """
+    import re
+    import resource
+
+    def children_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    source, output = data[case.source], folder / case.output
+    command = [str(Path(sys.executable).parent / "retrain"), "predict", "--input", str(source), "--output", str(output)]
+    command += ["--model", str(models[f"uri-{case.model}"])]
+    cpu_before, begun = children_cpu(), time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - begun
+    if done.returncode != 0:
+        raise SystemExit(f"case {case.key} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    found = re.search(r"([\d,]+) rows scored .* peak RSS (\d+) MB, backend (\w+)", " ".join(done.stdout.split()))
+    if found is None:
+        raise SystemExit(f"case {case.key}: no summary line in\n{done.stdout[-2000:]}")
+    case.runs.append(
+        {
+            "seconds": seconds,
+            "rows": int(found.group(1).replace(",", "")),
+            "peak_mb": float(found.group(2)),
+            "backend": found.group(3),
+            "cpu_s": children_cpu() - cpu_before,
+        }
+    )
+    case.cost = seconds
+
+
 def run_case(case: Case, folder: Path, data: dict[str, Path], models: dict[str, Path]) -> None:
+    if case.kind == "cli":
+        run_cli(case, folder, data, models)
+        return
     begun = time.perf_counter()
     command = [
         sys.executable,
@@ -320,7 +397,7 @@ def report(listed: list[Case], rows: int, extra: dict) -> None:
             full = by_key[f"csv-{case.model.lower()}"]
             ratio = f"peak at N / peak at N/10: {full.peak_mb / case.peak_mb:.2f}×"
         backend = case.runs[0].get("backend")
-        label = case.label + (f" [{backend}]" if backend and case.kind.startswith(("stream", "onnx")) else "")
+        label = case.label + (f" [{backend}]" if backend and case.kind.startswith(("stream", "onnx", "cli")) else "")
         table.add_row(
             label,
             case.model,
@@ -364,13 +441,26 @@ def report(listed: list[Case], rows: int, extra: dict) -> None:
         ),
         ("   same, scikit-learn backend (for reference)", speedup("parquet-hgb-sk"), lambda v: v >= 0.85, "{:.2f}×"),
         (
+            "`retrain predict` peak RSS ≤ 500 MB, Parquet HGB (issue 14)",
+            by_key["cli-parquet-hgb"].peak_mb,
+            lambda v: v <= 500,
+            "{:.0f} MB",
+        ),
+        ("`retrain predict` peak RSS ≤ 500 MB, CSV LR", by_key["cli-csv-lr"].peak_mb, lambda v: v <= 500, "{:.0f} MB"),
+        (
+            "`retrain predict` on a 10-row file < 2.5 s (whole command)",
+            by_key["cli-tiny-hgb"].seconds,
+            lambda v: v < 2.5,
+            "{:.2f} s",
+        ),
+        (
             "ONNX Runtime faster than scikit-learn predict_proba, HGB, same array",
             speedup("onnx-hgb"),
             lambda v: v > 1.0,
             "{:.2f}×",
         ),
     ]
-    result = Table(title="Targets (issue 3)")
+    result = Table(title="Targets (issues 3 and 14)")
     for header in ("target", "measured", "result"):
         result.add_column(header)
     for name, value, check, fmt in targets:
@@ -386,7 +476,9 @@ def report(listed: list[Case], rows: int, extra: dict) -> None:
         f"HGB trained with {extra['hgb_iterations']} iterations; batch_rows={BATCH_ROWS:,}; "
         f"load average before/after: {extra['load_before']} / {extra['load_after']}; "
         f"total {extra['total_s']:.0f} s. Seconds and CPU s: medians, timed section only (imports, "
-        "model and data loading excluded). This benchmark adds ~1-2 to the load average itself; a load "
+        "model and data loading excluded), except the `retrain predict` rows: the whole command, imports, "
+        "MLflow lookup, model loading and the ONNX check included. This benchmark adds ~1-2 to the load "
+        "average itself; a load "
         "before it starts means other processes share the cores, and wall-clock ratios then shrink "
         "toward the CPU-seconds ratios."
     )
@@ -408,10 +500,14 @@ def main() -> None:
     extra = {"load_before": load(), "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}"}
     with tempfile.TemporaryDirectory(prefix="retrain-bench-") as tmp:
         folder = Path(tmp)
+        for key in [k for k in os.environ if k.startswith(("RETRAIN_", "AIRFLOW_", "MLFLOW_"))]:
+            del os.environ[key]  # `retrain predict` runs in a fresh home with default settings
+        os.environ["RETRAIN_HOME"] = str(folder / "home")
+        os.environ["AIRFLOW_HOME"] = str(folder / "home" / "airflow")
         print(f"generating {args.rows:,} rows into {folder} ...", flush=True)
         data = generate(folder, args.rows)
         models = train(folder)
-        extra["hgb_iterations"] = models.pop("hgb_iterations")
+        extra["hgb_iterations"] = models.pop("hgb_iterations")  # type: ignore[assignment]
         listed = cases()
         for round_ in range(args.repeats):
             # Later rounds repeat the cheapest cases first (most runs for the money), while the budget lasts.

@@ -66,6 +66,25 @@ def test_same_answers_with_one_or_more_worker_threads(models, tmp_path, monkeypa
         _assert_matches(models["hgb-multi"], frame, out, atol=1e-5 if backend == "onnx" else 1e-12)
 
 
+@pytest.mark.parametrize("whole_group_bytes", [32 << 20, 1], ids=["group-at-a-time", "large-groups-streamed"])
+def test_parquet_row_groups_read_whole_or_streamed_give_the_same_rows(models, tmp_path, monkeypatch, whole_group_bytes):
+    # given a Parquet file of 256-row groups, read one group at a time or (groups "too large") in slices
+    from retrain.scoring import readers
+
+    monkeypatch.setattr(readers, "_WHOLE_GROUP_BYTES", whole_group_bytes)
+    frame = _frame(N_ROWS)
+    source = _write(frame, tmp_path / "data.parquet")
+    # when a whole file and a range that starts and ends inside row groups are scored
+    score_file(models["lr-binary"], source, tmp_path / "all.csv", batch_rows=300, model_version="v7")
+    rows = score_range(
+        models["lr-binary"], source, 300, 700, tmp_path / "part.csv", model_version="1", columns=FEATURES
+    )
+    # then every row is there once, in order, with the model's own answers
+    _assert_matches(models["lr-binary"], frame, tmp_path / "all.csv")
+    part = _read(tmp_path / "part.csv")
+    assert rows == 400 and part["row"].tolist() == list(range(300, 700))
+
+
 def test_reordered_and_extra_columns_are_fine(models, tmp_path):
     # given an input with the features shuffled and extra columns, one of them text with quotes and commas
     frame = _frame(N_ROWS)
