@@ -1,0 +1,5 @@
+"""`python -m retrain.cli`: the `retrain` command."""
+
+from retrain.cli import app
+
+app()
