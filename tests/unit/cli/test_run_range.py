@@ -8,7 +8,7 @@ import pytest
 import typer
 from rich.console import Console
 
-from retrain import cli
+from retrain.cli import runs as cli
 from retrain.settings import load_settings
 
 
