@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -36,3 +37,35 @@ def logs_to_file(path: Path) -> Iterator[Console]:
             os.close(saved_out)
             os.close(saved_err)
             terminal.close()
+
+
+class _Echo(logging.Handler):
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.INFO)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.print(record.getMessage(), soft_wrap=True, highlight=False, markup=False)
+        except Exception:  # the terminal went away: the log file still has the line
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def echo_logger(name: str, console: Console) -> Iterator[None]:
+    """While the block runs, also print the INFO records of logger `name` on `console`.
+
+    For the few lines a quiet run must still show, e.g. what a sensor waits for (a wait can last hours:
+    a silent terminal would look hung).
+    """
+    logger = logging.getLogger(name)
+    handler = _Echo(console)
+    logger.addHandler(handler)
+    previous = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)

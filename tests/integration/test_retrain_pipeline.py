@@ -107,3 +107,16 @@ def test_rerunning_a_day_writes_identical_files(runner) -> None:  # type: ignore
     first = layout.raw_data("2025-12-03").read_bytes(), layout.raw_target("2025-12-03").read_bytes()
     assert runner.run("generate_data", "2025-12-03").ok
     assert (layout.raw_data("2025-12-03").read_bytes(), layout.raw_target("2025-12-03").read_bytes()) == first
+
+
+def test_a_users_history_lands_and_a_date_before_the_dags_start_fails_saying_so(runner) -> None:  # type: ignore[no-untyped-def]
+    # given: days of an older history (before the project was written), and one before the DAGs' start date
+    layout = Layout(load_settings().data_dir)
+    # when / then: a 2024 day lands like any other
+    assert runner.run("generate_data", "2024-03-01").ok
+    assert layout.raw_data("2024-03-01").is_file()
+    # and a day before 2000-01-01 is a failure that says why, not a "success" in which nothing ran
+    before = runner.run("generate_data", "1999-12-31")
+    assert not before.ok and before.tasks == {}
+    assert "before the DAG's start date 2000-01-01" in (before.error or "")
+    assert not layout.raw("1999-12-31").exists()

@@ -131,7 +131,11 @@ class DagRunner:
             tasks[key] = str(getattr(ti.state, "value", ti.state))
         state = str(getattr(dag_run.state, "value", dag_run.state))
         failed = {k: e for k, e in errors.items() if tasks.get(k) in ("failed", "upstream_failed")}
-        return RunResult(dag_id, day.isoformat(), state, time.monotonic() - started, tasks, failed)
+        seconds = time.monotonic() - started
+        if not tasks:  # Airflow marks such a run successful: nothing ran, which is not what was asked
+            why = f"no task ran for {day}: it is before the DAG's start date {dag.start_date:%Y-%m-%d}"
+            return RunResult(dag_id, day.isoformat(), "failed", seconds, error=why)
+        return RunResult(dag_id, day.isoformat(), state, seconds, tasks, failed)
 
     def run_range(
         self,

@@ -72,7 +72,13 @@ class DayLandedSensor(BaseSensorOperator):
         log.info("waiting for %s (the %s of %s); a day in quarantine/ fails at once", path, self.part, self.ds)
         if self._check(landing_status(data_dir, self.ds, path)):
             return path
-        log.info("%s is not there yet: deferring to the triggerer (every %.0f s)", path, self.poke_interval)
+        log.info(
+            "%s is not there yet: deferring to the triggerer (a look every %.0f s, for at most %.0f s: "
+            "RETRAIN_WAIT_TIMEOUT)",
+            path,
+            self.poke_interval,
+            self.timeout,
+        )
         self.defer(
             trigger=DayLandedTrigger(data_dir, self.ds, path, self.poke_interval, time.time() + self.timeout),
             method_name="execute_complete",

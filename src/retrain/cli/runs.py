@@ -21,6 +21,8 @@ from retrain.cli.app import (
 )
 from retrain.settings import Settings
 
+WAITS_LOGGER = "retrain.airflow.sensors"
+"""What `wait_for_*` waits for: shown on the terminal of a quiet run too (a wait may last hours)."""
 DEMO_MIN_IMPROVEMENT = "0.01"
 DEMO_LABEL_DELAY_DAYS = "3"
 DEMO_MIXED_TYPES = "true"
@@ -132,7 +134,9 @@ def run(
     end: Annotated[
         str | None, typer.Option("--end", help="last day of a range", callback=lambda v: v and check_date(v))
     ] = None,
-    trigger: Annotated[str | None, typer.Option(help="record the retrain as schedule, drift or manual")] = None,
+    trigger: Annotated[
+        str | None, typer.Option(help="record the retrain as schedule, drift, performance or manual")
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="print Airflow's task logs and every warning here too")
     ] = False,
@@ -154,15 +158,15 @@ def run(
         silence_known_warnings()
     conf = {"trigger": trigger} if trigger else None
     if len(days) > 1 or start:
-        _run_range(settings, _runner(dag_id, err), dag_id, days, conf)
+        _run_range(settings, dag_id, days, conf)
         return
     log_path = settings.home / "logs" / f"run-{dag_id}-{days[0]}.log"
     if verbose:
         result = _run_dag(dag_id, days[0], conf, err)
     else:
-        from retrain.console import logs_to_file
+        from retrain.console import echo_logger, logs_to_file
 
-        with logs_to_file(log_path) as terminal:
+        with logs_to_file(log_path) as terminal, echo_logger(WAITS_LOGGER, terminal):
             result = _run_dag(dag_id, days[0], conf, terminal)
     from retrain.report.console import print_run_result
 
@@ -203,7 +207,9 @@ def _run_dag(dag_id: str, ds: str, conf: dict[str, Any] | None, errors: Console)
         raise typer.Exit(2) from None
 
 
-def _run_range(settings: Settings, runner: Any, dag_id: str, days: list[str], conf: dict[str, Any] | None) -> None:
+def _run_range(
+    settings: Settings, dag_id: str, days: list[str], conf: dict[str, Any] | None, runner: Any = None
+) -> None:
     """Run `dag_id` for each of `days` with a progress bar, task logs to a file, then a summary table.
 
     Exit 1 when any day failed (each failed day is listed with its failed tasks or its error).
@@ -212,12 +218,14 @@ def _run_range(settings: Settings, runner: Any, dag_id: str, days: list[str], co
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from retrain.console import logs_to_file
+    from retrain.notify import first_line
     from retrain.ops.signals import Stopped, exit_now
 
     log_path = settings.home / "logs" / f"run-{dag_id}.log"
     columns = (TextColumn(f"[bold]{dag_id}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
     with logs_to_file(log_path) as terminal:
         terminal.print(f"{dag_id}: {len(days)} day(s), {days[0]} to {days[-1]}; task logs go to {log_path}")
+        runner = runner or _runner(dag_id, terminal)  # Airflow's start-up logs (a first migration) go to the file
         with Progress(*columns, TimeElapsedColumn(), console=terminal) as progress:
             bar = progress.add_task(days[0], total=len(days))
 
@@ -241,7 +249,10 @@ def _run_range(settings: Settings, runner: Any, dag_id: str, days: list[str], co
     for column in ("date", "state", "seconds", "failed tasks / error"):
         table.add_column(column)
     for result in results:
-        why = result.error or ", ".join(result.failed_tasks())
+        why = result.error or "; ".join(
+            f"{task}: {first_line(result.errors[task], limit=0)}" if task in result.errors else task
+            for task in result.failed_tasks()
+        )
         table.add_row(result.ds, _coloured(result.state), f"{result.seconds:.1f}", escape(why))
     console.print(table)
     if failed:

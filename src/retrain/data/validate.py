@@ -216,14 +216,14 @@ def label_values(column: pyarrow.ChunkedArray, path: Path) -> np.ndarray:
 
     numbers = [number(t) for t in text]
     if any(numbers):
-        row = next(i for i, t in enumerate(text) if not (numbers[i] and float(t).is_integer()))
-        raise DataValidationError.at(
-            path,
-            f"label {text[row]!r} is not an integer, while other labels are numbers",
-            fix="write labels as integers, as true/false, or as text with no number among them",
-            column=TARGET,
-            row=row,
-        )
+        fix = "write labels as integers, as true/false, or as text with no number among them"
+        if sum(numbers) * 2 < len(numbers):  # mostly words: the number is the odd one out
+            row = numbers.index(True)
+            problem = f"label {text[row]!r} is a number, while the other labels are text"
+        else:
+            row = next(i for i, t in enumerate(text) if not (numbers[i] and float(t).is_integer()))
+            problem = f"label {text[row]!r} is not an integer, while other labels are numbers"
+        raise DataValidationError.at(path, problem, fix=fix, column=TARGET, row=row)
     return np.asarray(text, dtype=object)
 
 

@@ -180,7 +180,10 @@ def decide(
     else:
         gain = challenger_score - champion_score
         if gain >= min_improvement - TOLERANCE:
-            reasons.append(f"beats champion {champion_score:.4f} by {gain:.4f} ≥ {min_improvement:.4f}")
+            if gain > TOLERANCE:
+                reasons.append(f"beats champion {champion_score:.4f} by {gain:.4f} ≥ {min_improvement:.4f}")
+            else:  # a tie is no gain, whatever the rule allows
+                reasons.append(f"ties champion {champion_score:.4f} ({gain:+.4f} ≥ {min_improvement:.4f})")
             beats_champion = True
         else:
             reasons.append(

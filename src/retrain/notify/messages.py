@@ -93,14 +93,20 @@ def message_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def first_line(error: BaseException | str, secrets: Iterable[str] = ()) -> str:
-    """An error's first non-empty line (an exception as `Type: message`), redacted and cut short."""
+def first_line(error: BaseException | str, secrets: Iterable[str] = (), *, limit: int | None = None) -> str:
+    """An error's first non-empty line (an exception as `Type: message`), redacted and cut short.
+
+    Args:
+        limit: The most characters kept (default `_ERROR_CHARS`, what a message has room for); 0 keeps
+            the whole line (a terminal summary, which wraps it).
+    """
     if isinstance(error, BaseException):
         message = str(error)
         error = f"{type(error).__name__}: {message}" if message else type(error).__name__
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     line = redact(lines[0] if lines else "unknown error", secrets)
-    return line if len(line) <= _ERROR_CHARS else line[: _ERROR_CHARS - 3] + "..."
+    limit = _ERROR_CHARS if limit is None else limit
+    return line if not limit or len(line) <= limit else line[: limit - 3] + "..."
 
 
 class _Text:

@@ -120,8 +120,12 @@ def print_run_result(console: Console, result: Any, log_path: Path | None) -> No
         colour = colours.get(state, "")
         table.add_row(task_id, f"[{colour}]{state}[/{colour}]" if colour else state)
     console.print(table)
+    if getattr(result, "error", None):
+        console.print(f"[red]error:[/red] {escape(result.error)}", soft_wrap=True, highlight=False)
     for task_id, error in sorted(result.errors.items()):  # one whole line each: the error that matters
-        console.print(f"[red]{task_id} failed:[/red] {escape(first_line(error))}", soft_wrap=True, highlight=False)
+        console.print(
+            f"[red]{task_id} failed:[/red] {escape(first_line(error, limit=0))}", soft_wrap=True, highlight=False
+        )
     if log_path is not None:
         console.print(f"task logs: {log_path}", soft_wrap=True, highlight=False)
 
@@ -171,7 +175,7 @@ def print_demo_summary(console: Console, settings: Settings, timeline: Any) -> N
 
     runs = ", ".join(
         f"{timeline.count(d)} × {d} ({sum(r.seconds for r in timeline.runs if r.dag_id == d):.0f} s)"
-        for d in ("generate_data", "retrain", "batch_predict", "monitor_drift")
+        for d in ("generate_data", "retrain", "batch_predict", "monitor_drift", "monitor_performance")
         if timeline.count(d)
     )
     console.print(f"Airflow runs: {runs}, all successful; {timeline.seconds:.0f} s in all")

@@ -19,6 +19,7 @@ class FakeResult:
     seconds: float = 0.5
     error: str | None = None
     tasks: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, BaseException] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -39,7 +40,12 @@ class FakeRunner:
         for i, ds in enumerate(days):
             self.seen.append(ds)
             if i == 1:
-                result = FakeResult(ds, "failed", tasks={"generate": "failed"})
+                result = FakeResult(
+                    ds,
+                    "failed",
+                    tasks={"generate": "failed"},
+                    errors={"generate": ValueError("the header has 3 columns")},
+                )
             elif i == len(days) - 1:
                 result = FakeResult(ds, "failed", error="RunInProgressError: a run is already in progress")
             else:
@@ -66,11 +72,11 @@ def test_a_range_reports_every_day_and_exits_1_when_one_failed(retrain_env, monk
     days = cli._days(None, "2025-12-01", "2025-12-04")
     # when
     with pytest.raises(typer.Exit) as exited:
-        cli._run_range(load_settings(), runner, "generate_data", days, None)
+        cli._run_range(load_settings(), "generate_data", days, None, runner)
     # then: every day ran, the summary names each failure, and the exit code says one failed
     assert exited.value.exit_code == 1 and runner.seen == days
     text = out.export_text()
     assert "2 of 4 day(s) succeeded" in text
-    assert "2025-12-02 │ failed" in text and "generate" in text
+    assert "2025-12-02 │ failed" in text and "generate: ValueError: the header has 3 columns" in " ".join(text.split())
     assert "RunInProgressError" in text
     assert "2 day(s) failed: 2025-12-02, 2025-12-04" in text

@@ -226,6 +226,13 @@ def test_target_keeps_the_users_label_values(tmp_path, content: bytes, expected:
     assert labels.dtype == dtype
 
 
-def test_text_labels_with_a_number_among_them_are_refused(tmp_path) -> None:
-    with pytest.raises(DataValidationError, match=r"row 1.*label '2' is not an integer|row 0.*'yes'"):
+def test_text_labels_with_a_number_among_them_are_refused_at_the_number(tmp_path) -> None:
+    with pytest.raises(DataValidationError, match=r"row 1 .*label '2' is a number, while the other labels are text"):
         read_target(_write(tmp_path, b"target\nyes\n2\nno\n", "target.csv"), 3)
+
+
+def test_integer_labels_with_a_word_or_a_fraction_among_them_are_refused_at_it(tmp_path) -> None:
+    with pytest.raises(DataValidationError, match=r"row 2 .*label '1.5' is not an integer"):
+        read_target(_write(tmp_path, b"target\n1\n0\n1.5\n", "target.csv"), 3)
+    with pytest.raises(DataValidationError, match=r"row 1 .*label 'yes' is not an integer"):
+        read_target(_write(tmp_path, b"target\n1\nyes\n0\n", "target.csv"), 3)

@@ -86,3 +86,8 @@ def test_to_dict_is_json_safe() -> None:
 def test_bad_gate_settings_are_errors(threshold: float, min_improvement: float) -> None:
     with pytest.raises(ValueError, match="min_improvement|threshold"):
         decide(0.9, None, threshold=threshold, min_improvement=min_improvement, metric="roc_auc")
+
+
+def test_a_tie_is_called_a_tie_not_a_win() -> None:
+    decision = decide(0.9, 0.9, threshold=0.5, min_improvement=0.0, metric="roc_auc")
+    assert decision.reasons[1] == "ties champion 0.9000 (+0.0000 ≥ 0.0000)"
