@@ -131,7 +131,7 @@ def test_a_bad_source_or_sink_fails_fast_naming_the_setting(tmp_path: Path, envi
 
 def test_sources_and_sinks_are_typed_and_their_passwords_masked(tmp_path: Path) -> None:
     from retrain.secrets import secret_values
-    from retrain.settings import source_kind
+    from retrain.urls import source_kind
 
     settings = load_settings(
         {

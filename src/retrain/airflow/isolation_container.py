@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from retrain.airflow.isolation import CALLABLE_ENV, CONTEXT_ENV, run_in_isolation
-from retrain.settings import Settings, env_names, source_kind
+from retrain.settings import Settings, env_names
+from retrain.urls import source_kind
 
 INPUT_ENV = "ISOLATED_TASK_INPUT"
 """The task's arguments, JSON, for a container."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from retrain.data.sources import FORMATS, FolderSource, Source, SourceDay, SqlSource
 from retrain.errors import ConfigurationError
 from retrain.layout import check_ds
-from retrain.settings import AIRFLOW_CONN_PREFIX, source_kind
+from retrain.urls import AIRFLOW_CONN_PREFIX, source_kind
 
 if TYPE_CHECKING:
     from retrain.settings import Settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,15 +49,18 @@ def _deleted_champion(settings: Settings) -> str | None:
     )
 
 
-def _promotion(settings: Settings) -> Any:
+def _move_champion(move_with: Callable[[Any], Any]) -> None:
+    """Run one move of the champion (`PromotionJob.promote` / `.rollback`), then say what changed in one
+    line, or that nothing needed to (then nothing was recorded or announced); a refused move exits 2."""
+    from retrain.errors import RetrainError
     from retrain.jobs.promote import PromotionJob
     from retrain.layout import Layout
 
-    return PromotionJob(settings, Layout(settings.data_dir))
-
-
-def _report_move(settings: Settings, move: Any) -> None:
-    """One line: what changed, or that nothing needed to (then nothing was recorded or announced)."""
+    settings = settings_or_exit()
+    try:
+        move = move_with(PromotionJob(settings, Layout(settings.data_dir)))
+    except RetrainError as exc:
+        raise refused(exc) from None
     name = settings.model_name
     if not move.changed:
         console.print(f"{move.kind}: version {move.version} is already the champion of {name}; nothing changed")
@@ -70,14 +74,7 @@ def promote(
     reason: Annotated[str, typer.Option(help="why, for the history")] = "promoted by hand",
 ) -> None:
     """Make VERSION the champion (recorded in the history, and notified)."""
-    from retrain.errors import RetrainError
-
-    settings = settings_or_exit()
-    try:
-        move = _promotion(settings).promote(version, reason)
-    except RetrainError as exc:
-        raise refused(exc) from None
-    _report_move(settings, move)
+    _move_champion(lambda job: job.promote(version, reason))
 
 
 @app.command()
@@ -86,14 +83,7 @@ def rollback(
     reason: Annotated[str, typer.Option(help="why, for the history")] = "rolled back by hand",
 ) -> None:
     """Move the champion back to the previous champion, or to --to VERSION."""
-    from retrain.errors import RetrainError
-
-    settings = settings_or_exit()
-    try:
-        move = _promotion(settings).rollback(to, reason)
-    except RetrainError as exc:
-        raise refused(exc) from None
-    _report_move(settings, move)
+    _move_champion(lambda job: job.rollback(to, reason))
 
 
 @app.command()

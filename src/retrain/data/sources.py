@@ -91,7 +91,7 @@ def source_from_settings(settings: Settings) -> Source:
         ConfigurationError: The source is `airflow://` or object storage (resolved by the Airflow adapter
             layer, `retrain.airflow.sources`), or unset (the synthetic stream has no source).
     """
-    from retrain.settings import source_kind
+    from retrain.urls import source_kind
 
     kind = source_kind(settings.source)
     if kind == "folder":

@@ -18,19 +18,9 @@ Airflow. The names below are re-exported so that `from retrain.drift import asse
 
 from __future__ import annotations
 
+from retrain.drift.bins import MAX_SAMPLE_ROWS, PSI_BINS, PSI_EPSILON, SUBSAMPLE_SEED, psi
 from retrain.drift.reference import load_window, reference_days
-from retrain.drift.statistics import (
-    MAX_SAMPLE_ROWS,
-    PSI_BINS,
-    PSI_EPSILON,
-    SUBSAMPLE_SEED,
-    DayDrift,
-    DriftPolicy,
-    FeatureDrift,
-    assess_day,
-    feature_drift,
-    psi,
-)
+from retrain.drift.statistics import DayDrift, DriftPolicy, FeatureDrift, assess_day, feature_drift
 from retrain.drift.trigger import TriggerDecision, should_trigger
 
 __all__ = [

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrain.drift.statistics import PSI_EPSILON, Profile
+from retrain.drift.bins import PSI_EPSILON, Profile
 
 if TYPE_CHECKING:
     from retrain.drift.statistics import DriftPolicy

@@ -60,18 +60,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from retrain.drift.bins import (
-    MAX_CATEGORIES,
     MAX_SAMPLE_ROWS,
-    PSI_BINS,
-    PSI_EPSILON,
-    SUBSAMPLE_SEED,
     Kind,
     Profile,
     as_float,
     is_categorical,
     numeric_counts,
     profile,
-    psi,
     psi_of_counts,
     shape_statistics,
     sorted_finite,
@@ -81,22 +76,7 @@ from retrain.layout import check_ds
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = [
-    "MAX_CATEGORIES",
-    "MAX_SAMPLE_ROWS",
-    "PSI_BINS",
-    "PSI_EPSILON",
-    "SUBSAMPLE_SEED",
-    "DayDrift",
-    "DriftPolicy",
-    "FeatureDrift",
-    "Profile",
-    "assess_day",
-    "feature_drift",
-    "profile",
-    "psi",
-    "psi_of_counts",
-]
+__all__ = ["DayDrift", "DriftPolicy", "FeatureDrift", "assess_day", "feature_drift", "profiles_of"]
 
 Method = Literal["calibrated", "fixed"]
 

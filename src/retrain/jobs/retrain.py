@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from retrain.jobs.retrain_outputs import write_holdout_scores, write_retrain_report
 from retrain.jobs.retrain_run import Approval, Evaluated, HoldoutScores, RetrainRun
-from retrain.model.gate import GateDecision, GatePolicy, decide_paired
+from retrain.model.gate import GatePolicy, decide_paired
 
 if TYPE_CHECKING:
     from retrain.data.errors import DataValidationError
@@ -293,7 +294,7 @@ class RetrainJob:
             challenger=metrics_from_proba(y, challenger_proba, classes),
             champion=None if champion_proba is None else metrics_from_proba(y, champion_proba, champion_classes),
         )
-        self._write_holdout_scores(ds, y, classes, challenger_proba, champion_classes, champion_proba)
+        write_holdout_scores(self.layout, ds, y, classes, challenger_proba, champion_classes, champion_proba)
         # The paired interval needs both models' columns in one class order; a champion that knows
         # other classes is compared on the point estimates only (the gate says so in its reasons).
         paired = None
@@ -324,8 +325,17 @@ class RetrainJob:
         self.registry.record_decision(run.run_id, decision, run.champion_version)
         card.write_card(self.layout, run, scores, decision, settings)
         same_classes = champion_classes == classes
-        report = self._write_report(
-            run, decision, X, y, classes, challenger_proba, champion_proba if same_classes else None
+        report = write_retrain_report(
+            self.settings,
+            self.layout,
+            self.registry,
+            run,
+            decision,
+            X,
+            y,
+            classes,
+            challenger_proba,
+            champion_proba if same_classes else None,
         )
         log.info("report: %s", report)
         return Evaluated(run=run, scores=scores, decision=decision)
@@ -345,70 +355,6 @@ class RetrainJob:
                 f"its feature columns are {list(X.columns)[:20]}"
             )
         return {c: X[c].to_numpy() for c in self.settings.slice_columns}
-
-    def _write_holdout_scores(
-        self, ds: str, y: Any, classes: list[Any], challenger: Any, champion_classes: list[Any] | None, champion: Any
-    ) -> Path:
-        import pandas as pd
-
-        from retrain.io import atomic_path
-
-        columns: dict[str, Any] = {"target": y.to_numpy()}
-        columns.update({f"challenger_{c}": challenger[:, i] for i, c in enumerate(classes)})
-        if champion is not None and champion_classes is not None:
-            columns.update({f"champion_{c}": champion[:, i] for i, c in enumerate(champion_classes)})
-        path = self.layout.holdout_scores_file(ds)
-        with atomic_path(path) as tmp:
-            pd.DataFrame(columns).to_csv(tmp, index=False)
-        return path
-
-    def _write_report(
-        self,
-        run: RetrainRun,
-        decision: GateDecision,
-        X_holdout: Any,
-        y: Any,
-        classes: list[Any],
-        challenger_proba: Any,
-        champion_proba: Any | None,
-    ) -> Path:
-        """reports/{ds}/report.html: both models on the holdout, the gate, and the holdout's drift.
-
-        The drift section compares the holdout with the champion's training window (or, with no
-        champion yet, with the training split), so each retrain shows what changed since the last one.
-        """
-        from retrain.data.prepare import read_split
-        from retrain.drift import assess_day, load_window, reference_days
-        from retrain.drift.calibration import null_rows
-        from retrain.records import ledger
-        from retrain.records.status import performance_rows
-        from retrain.report.html import build_report, write_report
-
-        settings, ds = self.settings, run.ds
-        cache = None
-        if run.champion_version is not None:
-            start, end = reference_days(self.registry.get(run.champion_version).tags)
-            reference = load_window(self.layout, start, end, list(X_holdout.columns))
-            cache = self.layout.drift_null_file(run.champion_version, null_rows(len(X_holdout)))
-        else:
-            reference, _, _ = read_split(self.layout.train_file(ds))
-        html = build_report(
-            title=f"{settings.model_name}: retrain of {ds} ({run.trigger})",
-            ds=ds,
-            metric=settings.metric,
-            y_true=y.to_numpy(),
-            challenger_proba=challenger_proba,
-            champion_proba=champion_proba,
-            classes=classes,
-            decision=decision.to_dict(),
-            drift=assess_day(ds, reference, X_holdout, settings, cache=cache),
-            reference=reference,
-            current=X_holdout,
-            performance=performance_rows(ledger.read(settings.ledger_path)),
-        )
-        path = write_report(self.layout.report_file(ds), html)
-        self.registry.log_artifact(run.run_id, "report/report.html", path)
-        return path
 
     # -- 6b. skip: the champion stays ----------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from retrain.database import engine as database_engine
 from retrain.database import with_driver
 from retrain.records.ledger import file_lock
 from retrain.registry.refs import RegistryError
-from retrain.settings import POSTGRES_URL_SCHEMES
+from retrain.urls import POSTGRES_URL_SCHEMES
 
 log = logging.getLogger(__name__)
 

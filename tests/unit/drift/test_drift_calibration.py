@@ -13,8 +13,9 @@ from scipy import stats
 
 from retrain.data.generate import generate_day
 from retrain.drift import DriftPolicy, assess_day, should_trigger
+from retrain.drift.bins import PSI_EPSILON, profile
 from retrain.drift.calibration import day_null, null_level, null_quantiles, null_rows
-from retrain.drift.statistics import PSI_EPSILON, profile, profiles_of
+from retrain.drift.statistics import profiles_of
 from retrain.layout import Layout
 from retrain.records.ledger import drift_entry
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from retrain.drift.statistics import PSI_EPSILON, DayDrift, DriftPolicy, FeatureDrift, assess_day, feature_drift, psi
+from retrain.drift.bins import PSI_EPSILON, psi
+from retrain.drift.statistics import DayDrift, DriftPolicy, FeatureDrift, assess_day, feature_drift
 from retrain.settings import Settings
 
 THRESHOLDS = DriftPolicy(method="fixed", psi_threshold=0.2, ks_threshold=0.1, min_share=0.2)
