@@ -40,8 +40,7 @@ def demo() -> None:
     The demo is automatic (`RETRAIN_APPROVAL=none`): a simulated timeline has nobody to approve its
     deploys, and each retrain would wait `RETRAIN_APPROVAL_TIMEOUT` for one. Unless
     RETRAIN_LABEL_DELAY_DAYS is set, labels land 3 days after their features, as in production; unless
-    RETRAIN_SYNTHETIC_MIXED_TYPES is set, the stream carries a text, a boolean and an integer column with gaps.
-    With RETRAIN_SYNTHETIC_MIXED_TYPES=true the stream holds text, boolean and integer columns with
+    RETRAIN_SYNTHETIC_MIXED_TYPES is set, the stream carries a text, a boolean and an integer column with
     missing values beside its floats, and the summary shows such rows in the last predictions.
     """
     os.environ.setdefault("RETRAIN_MIN_IMPROVEMENT", DEMO_MIN_IMPROVEMENT)
@@ -217,13 +216,13 @@ def _run_range(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from retrain.console import logs_to_file
+    from retrain.console import echo_logger, logs_to_file
     from retrain.notify import first_line
     from retrain.ops.signals import Stopped, exit_now
 
     log_path = settings.home / "logs" / f"run-{dag_id}.log"
     columns = (TextColumn(f"[bold]{dag_id}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
-    with logs_to_file(log_path) as terminal:
+    with logs_to_file(log_path) as terminal, echo_logger(WAITS_LOGGER, terminal):
         terminal.print(f"{dag_id}: {len(days)} day(s), {days[0]} to {days[-1]}; task logs go to {log_path}")
         runner = runner or _runner(dag_id, terminal)  # Airflow's start-up logs (a first migration) go to the file
         with Progress(*columns, TimeElapsedColumn(), console=terminal) as progress:
@@ -246,12 +245,15 @@ def _run_range(
         title=f"{dag_id}: {len(results) - len(failed)} of {len(results)} day(s) succeeded in {seconds:.1f}s "
         f"({seconds / len(results):.2f} s/day)"
     )
-    for column in ("date", "state", "seconds", "failed tasks / error"):
-        table.add_column(column)
+    for column in ("date", "state", "seconds"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("failed tasks / error", overflow="fold")  # a path is folded, never cut
     for result in results:
+        # the tasks that failed with an error (not the ones downstream that could not run), else all
+        failing = [t for t in result.failed_tasks() if t in result.errors] or result.failed_tasks()
         why = result.error or "; ".join(
             f"{task}: {first_line(result.errors[task], limit=0)}" if task in result.errors else task
-            for task in result.failed_tasks()
+            for task in failing
         )
         table.add_row(result.ds, _coloured(result.state), f"{result.seconds:.1f}", escape(why))
     console.print(table)
