@@ -124,6 +124,10 @@ class Layout:
             raise ValueError(f"a day size is >= 0, got {rows}")
         return self.root / "drift" / f"champion-{version}" / f"null-{int(rows)}.json"
 
+    def model_cache(self) -> Path:
+        """`retrain predict`'s local copies of resolved models (`retrain.registry.cache`); safe to delete."""
+        return self.root / "cache" / "models"
+
     def quarantine(self, ds: str) -> Path:
         return self.root / "quarantine" / check_ds(ds)
 

@@ -13,9 +13,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from tests.faults.conftest import CHAT, TOKEN, environment, registry_state, runner_for, sent
@@ -199,6 +201,48 @@ def test_predict_with_a_model_that_is_not_there(home, tmp_path: Path, model: str
     _assert_refused(result, *fragments)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["in.csv"]  # no output, no temp file
     assert _records() == before
+
+
+def _settle_store() -> None:
+    """Age the SQLite store's files, as if its last write were minutes ago: the model cache may answer."""
+    from retrain.settings import load_settings
+
+    database = Path(load_settings().mlflow_tracking_uri.removeprefix("sqlite:///"))
+    past = time.time() - 600
+    for path in database.parent.glob(database.name + "*"):
+        os.utime(path, (past, past))
+
+
+def test_predict_follows_the_champion_through_its_cache(home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from retrain.registry import Registry
+    from retrain.settings import load_settings
+
+    # given: v1 is the champion and `retrain predict` has scored with it (its model cache filled)
+    assert retrain("promote", "1").returncode == 0
+    source = tmp_path / "in.csv"
+    source.write_text("a,b,c\n0.1,0.2,0.3\n-1,0,1\n", encoding="utf-8")
+
+    def scored_by() -> set[str]:
+        output = tmp_path / "out.csv"
+        result = retrain("predict", "--input", str(source), "--output", str(output))
+        assert result.returncode == 0, result.stderr
+        return set(pd.read_csv(output, dtype=str)["model_version"])
+
+    _settle_store()
+    assert scored_by() == {"1"}
+    cache = Path(load_settings().data_dir) / "cache" / "models"
+    assert len(list(cache.glob("*.json"))) == 1
+    assert scored_by() == {"1"}  # answered by the cache: the store did not change
+    # when: v2 is promoted / then the next predict scores with v2, never the cached v1
+    assert retrain("promote", "2").returncode == 0
+    _settle_store()
+    assert scored_by() == {"2"}
+    # when: v2 is deleted in the MLflow UI (the alias goes with it) / then no stale copy answers
+    registry = Registry.from_settings(load_settings())
+    registry.client.delete_model_version(registry.model_name, "2")
+    _settle_store()
+    result = retrain("predict", "--input", str(source), "--output", str(tmp_path / "gone.csv"))
+    _assert_refused(result, "no champion")
 
 
 def test_status_when_the_champion_version_was_deleted(home) -> None:  # type: ignore[no-untyped-def]

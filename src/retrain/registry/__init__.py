@@ -4,8 +4,9 @@ Everything the system asks of MLflow goes through `Registry`: log a challenger r
 decision on it, register a version, read and move the `champion` alias (compare-and-swap under a lock
 that holds across hosts, never overwriting or deleting a version), roll back, list the history, pin a
 URI to a concrete version, and load a model after checking it is byte-for-byte the one that was logged
-and made only of allowed types. Tasks import this package inside their functions, so the MLflow import
-(seconds) is paid only by the tasks that need it.
+and made only of allowed types. Importing this package does not import MLflow (seconds): `Registry` is
+imported on first use, so the errors, URI parsing, verified loading of a local folder and the model
+cache cost nothing more than themselves.
 
 Modules, one job each:
 
@@ -16,12 +17,15 @@ Modules, one job each:
 | `tracking` | the challenger's run, its artifacts and the gate decision; registering a version |
 | `aliases` | the champion alias: compare-and-swap promotion, history, rollback, `pin` |
 | `locks` | the promotion lock: PostgreSQL advisory lock across hosts, else a file lock |
-| `loading` | verified loading: checksum, exact type allow-list (`trusted_types`), then skops |
+| `loading` | finding a model with MLflow and downloading it, for `verified` to check and load |
+| `verified` | loading a local model folder: checksum, exact type allow-list (`trusted_types`), skops (no MLflow) |
+| `cache` | `retrain predict`'s local copies of resolved models, reused while the SQLite store is unchanged |
 | `quiet` | MLflow's expected log chatter, muted |
 | `service` | `Registry`, assembled from the above |
 """
 
-from retrain.registry.loading import check_types, load_model_dir, skops_trusted_types
+from typing import TYPE_CHECKING
+
 from retrain.registry.refs import (
     CHAMPION,
     HISTORY_TAG,
@@ -39,8 +43,11 @@ from retrain.registry.refs import (
     parse_model_uri,
     version_uri,
 )
-from retrain.registry.service import Registry
 from retrain.registry.trusted_types import ALLOWED_TYPES
+from retrain.registry.verified import check_types, load_model_dir, skops_trusted_types
+
+if TYPE_CHECKING:
+    from retrain.registry.service import Registry
 
 __all__ = [
     "ALLOWED_TYPES",
@@ -64,3 +71,13 @@ __all__ = [
     "skops_trusted_types",
     "version_uri",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`Registry` on first use (PEP 562): it imports MLflow, which callers that only verify, parse or
+    read the model cache never need."""
+    if name == "Registry":
+        from retrain.registry.service import Registry
+
+        return Registry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

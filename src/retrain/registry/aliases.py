@@ -251,6 +251,4 @@ class Aliases(MlflowStore):
         parts = parse_model_uri(uri)
         if not parts.in_registry:
             return PinnedModel(uri=uri, version=uri)
-        found = self._resolve_version(parts)
-        pinned = version_uri(found.name, found.version)
-        return PinnedModel(uri=pinned, version=str(found.version) if found.name == self.model_name else pinned)
+        return self._pinned(self._resolve_version(parts))

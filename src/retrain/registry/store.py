@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from retrain.registry.locks import promotion_lock
-from retrain.registry.refs import CHAMPION, ModelNotFoundError, ModelUri, RegistryError
+from retrain.registry.refs import CHAMPION, ModelNotFoundError, ModelUri, PinnedModel, RegistryError, version_uri
 
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
 
@@ -217,3 +217,8 @@ class MlflowStore:
                     f"model {name!r} has no {what} ({parts.uri}): {self._what_exists(name)}{hint}"
                 ) from None
             raise
+
+    def _pinned(self, found: Any) -> PinnedModel:
+        """The MLflow ModelVersion `found` as a pinned URI and the `model_version` predictions write."""
+        pinned = version_uri(found.name, found.version)
+        return PinnedModel(uri=pinned, version=str(found.version) if found.name == self.model_name else pinned)

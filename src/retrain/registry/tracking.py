@@ -19,10 +19,10 @@ import mlflow.sklearn
 
 from retrain.io import sha256_file
 from retrain.model.schema import signature_for
-from retrain.registry.loading import model_file, skops_trusted_types
 from retrain.registry.quiet import Quiet, muted
 from retrain.registry.refs import MODEL_ARTIFACT, SHA_TAG
 from retrain.registry.store import MlflowStore, param_value, quote
+from retrain.registry.verified import model_file, skops_trusted_types
 
 if TYPE_CHECKING:
     from retrain.jobs.retrain_run import Approval

@@ -38,7 +38,7 @@ from typing import Any
 
 from retrain.io import atomic_path
 from retrain.scoring import ScoringInputError, pipeline, readers
-from retrain.scoring.backends import BACKENDS, Predictor, available_cpus
+from retrain.scoring.backends import BACKENDS, VERIFY_ROWS, Predictor, available_cpus
 from retrain.scoring.merge import merge_parts
 from retrain.scoring.pipeline import Progress
 from retrain.scoring.writers import OUTPUT_COLUMNS
@@ -198,6 +198,10 @@ def _stream(
     out_format = readers.file_format(output_path, role="output")
     kinds = feature_kinds(model)
     readers.open_features(input_path, columns, start=start, stop=stop)  # header checked before anything else
+    if backend == "auto" and readers.rows_at_most(input_path, len(columns), start, stop) < VERIFY_ROWS:
+        # Converting to ONNX and checking it on VERIFY_ROWS rows costs ~0.2 s and more memory; on
+        # fewer rows than the check needs, scikit-learn alone is done before the conversion would be.
+        backend = "sklearn"
     total = None
     if progress is not None and readers.file_format(input_path) == "parquet":
         total = max(0, min(stop if stop is not None else 1 << 62, readers.count_rows(input_path)) - start)
