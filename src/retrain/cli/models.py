@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,9 @@ from retrain.cli.app import (
     settings_or_exit,
 )
 from retrain.settings import Settings
+
+if TYPE_CHECKING:
+    from retrain.registry.lookup import ModelLookup
 
 
 @app.command()
@@ -112,14 +115,17 @@ def predict(
     for path, what in ((input_path, "--input"), (output_path, "--output")):
         if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
             raise typer.BadParameter(f"{path} must end in .csv or .parquet", param_hint=what)
-    import skops.io  # noqa: F401  (before MLflow, when MLflow is needed: see `_load_for_scoring`)
+    from retrain.registry.lookup import find_model
+
+    lookup = find_model(settings, model)  # the model cache, else a child process asking MLflow meanwhile
+    import skops.io  # noqa: F401  (the scoring libraries load while the lookup runs)
     from pyarrow import ArrowInvalid
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from retrain.scoring.engine import ScoringInputError, score_file
 
-    estimator, model, version = _load_for_scoring(settings, model, allow_unverified)
+    estimator, model, version = _load_for_scoring(lookup, allow_unverified or settings.allow_unverified_models)
     columns = (TextColumn("[bold]scoring"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn())
     with Progress(*columns, console=err) as progress:
         bar = progress.add_task("scoring", total=None)
@@ -153,39 +159,23 @@ def predict(
     )
 
 
-def _load_for_scoring(settings: Settings, model: str | None, allow_unverified: bool) -> tuple[Any, str, str]:
+def _load_for_scoring(lookup: ModelLookup, allow_unverified: bool) -> tuple[Any, str, str]:
     """The verified model `retrain predict` scores with, its pinned URI and its `model_version`.
 
-    The model cache (`retrain.registry.cache`) answers without importing MLflow while the store is
-    unchanged: a 10-row file is scored in about half the time. skops is imported before MLflow because
-    on import it looks each SciPy ufunc up in every loaded module (its `whichmodule`): with MLflow's
-    ~1,500 modules loaded first its import took ~0.6 s longer.
+    The lookup (`retrain.registry.lookup`) finds the bytes without MLflow in this process; the checks
+    (recorded SHA-256, type allow-list) are made here, on every run.
     """
     from rich.markup import escape
 
-    from retrain.layout import Layout
-    from retrain.registry import CHAMPION, RegistryError, load_model_dir
-    from retrain.registry.cache import ModelCache
+    from retrain.registry import RegistryError, load_model_dir
 
-    reference = model or f"models:/{settings.model_name}@{CHAMPION}"
-    cache = ModelCache(Layout(settings.data_dir).model_cache(), settings.mlflow_tracking_uri)
     try:
-        found = cache.get(reference)
-        if found is None:
-            registry = registry_of(settings)
-            if model is None and registry.champion() is None:
-                err.print(
-                    f"[red]error:[/red] no champion for {settings.model_name!r} yet: run the retrain DAG first, "
-                    "or pass --model URI",
-                    soft_wrap=True,
-                )
-                raise typer.Exit(2)
-            found = registry.fetch(reference, cache)
-        allow = allow_unverified or settings.allow_unverified_models
-        estimator = load_model_dir(found.model_dir, uri=found.uri, expected_sha=found.sha256, allow_unverified=allow)
-    except (RegistryError, OSError, ValueError) as exc:
-        err.print(
-            f"[red]error:[/red] {escape(f'cannot load model {reference}: {exc}')}", highlight=False, soft_wrap=True
+        found = lookup.result()
+        estimator = load_model_dir(
+            found.model_dir, uri=found.uri, expected_sha=found.sha256, allow_unverified=allow_unverified
         )
+    except (RegistryError, OSError, ValueError) as exc:
+        message = f"cannot load model {lookup.reference}: {exc}"
+        err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     return estimator, found.uri, found.version
