@@ -1,11 +1,15 @@
 """Known-harmless library warnings, silenced precisely (category and the module that warns) by default.
 
-`retrain run` and `retrain demo` print their progress and result; these warnings say nothing a user
-can act on. `--verbose` leaves them (and every Airflow log line) on the terminal.
+These warnings say nothing a user can act on. `retrain run` and `retrain demo` silence them, and so
+does every process that loads this project's DAGs (plain `airflow dags test`, a scheduler, a worker):
+`retrain.airflow`, imported by every DAG file, calls `silence_unless_asked()`. Python's own switches
+bring them back (`python -W default`, `PYTHONWARNINGS=default`), as does `retrain run --verbose`.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 HARMLESS_WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
@@ -20,8 +24,32 @@ HARMLESS_WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
     (Warning, r"fastapi\.testclient", "dag.test()'s in-process API client"),
 )
 
+ASKED_ENV = "PYTHONWARNINGS"
+"""Python's own variable for warning filters: set (to anything), the user's filters stand and ours stay out."""
+
 
 def silence_known_warnings() -> None:
     """Ignore exactly the warnings in HARMLESS_WARNINGS (each by category and warning module). Idempotent."""
     for category, module, _why in HARMLESS_WARNINGS:
         warnings.filterwarnings("ignore", category=category, module=module)
+
+
+def silence_unless_asked() -> None:
+    """`silence_known_warnings()`, unless the user asked for warnings of their own: `python -W ...`,
+    `PYTHONWARNINGS`, or `retrain run --verbose` (which calls `show_all_warnings()`).
+
+    The idiom Airflow's own configuration module uses (`if not sys.warnoptions`), plus the environment
+    variable, which a process sets for itself and its children after start-up.
+    """
+    if sys.warnoptions or os.environ.get(ASKED_ENV):
+        return
+    silence_known_warnings()
+
+
+def show_all_warnings() -> None:
+    """`--verbose`: every warning shows, in this process and in the task processes it starts.
+
+    Sets `PYTHONWARNINGS=default` (unless the user set it), so that `silence_unless_asked()` stands
+    aside; call it before anything imports `retrain.airflow`.
+    """
+    os.environ.setdefault(ASKED_ENV, "default")

@@ -128,6 +128,29 @@ def test_every_task_alerts_on_failure_and_retries_per_settings(dagbag) -> None: 
                 assert task.retries == 3, f"{dag.dag_id}.{task.task_id} ignores RETRAIN_TASK_RETRIES"
 
 
+def test_every_task_silences_the_known_harmless_warnings_where_it_runs(dagbag, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Airflow parses a DAG file inside warnings.catch_warnings(): a filter set at import is gone when the
+    # task runs, so each task sets them again as it starts (plain `airflow dags test`, a worker)
+    import warnings
+
+    from retrain.airflow.defaults import quiet_task
+
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)  # no user's own ask (it would keep every warning)
+    monkeypatch.setattr(sys, "warnoptions", [])
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            callbacks = task.on_execute_callback
+            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+            assert quiet_task in callbacks, f"{dag.dag_id}.{task.task_id}"
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_task({})
+        warnings.warn_explicit("The `airflow.utils.timezone.agm` attribute is deprecated.", FutureWarning, "f", 1,
+                               module="skops.io._utils")  # fmt: skip
+        warnings.warn_explicit("a warning of ours", FutureWarning, "f", 1, module="retrain.model.train")
+    assert [str(w.message) for w in seen] == ["a warning of ours"]
+
+
 def test_branch_join_runs_after_either_branch(dagbag) -> None:  # type: ignore[no-untyped-def]
     end = dagbag.dags["retrain"].get_task("end")
     assert end.trigger_rule == "none_failed_min_one_success"

@@ -8,6 +8,7 @@ from typing import Any
 import pendulum
 
 from retrain.airflow.notifier import FailureAlertNotifier
+from retrain.quiet import silence_unless_asked
 from retrain.settings import load_settings
 
 START_DATE = pendulum.datetime(2000, 1, 1, tz="UTC")
@@ -31,7 +32,19 @@ def default_args() -> dict[str, Any]:
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "on_failure_callback": FailureAlertNotifier(),
+        "on_execute_callback": quiet_task,
     }
+
+
+def quiet_task(context: Any) -> None:  # noqa: ARG001  # Airflow passes the task's context
+    """Before every task, in the process that runs it: silence `retrain.quiet`'s known-harmless warnings.
+
+    Here and not only when `retrain.airflow` is imported: Airflow parses a DAG file inside
+    `warnings.catch_warnings()`, which drops every filter set while parsing, and a task process (a
+    worker's, plain `airflow dags test`) parses its DAG file first. `PYTHONWARNINGS`, `python -W` and
+    `retrain run --verbose` keep every warning.
+    """
+    silence_unless_asked()
 
 
 def dag_kwargs(*, tags: list[str]) -> dict[str, Any]:

@@ -146,15 +146,18 @@ def run(
     Prints the result and each failed task's error; Airflow's task logs go to
     RETRAIN_HOME/logs/run-DAG-DATE.log (run-DAG.log for a range; the terminal with --verbose).
     """
+    from retrain.quiet import show_all_warnings, silence_known_warnings
+
+    # before anything imports retrain.airflow, whose import silences them unless asked not to
+    if verbose:
+        show_all_warnings()
+    else:
+        silence_known_warnings()
     days = _days(date, start, end)
     settings = settings_or_exit()
     if dag_id == "retrain":  # the only DAG that builds the estimator (the others skip scikit-learn's import)
         usable_or_exit(settings)
     prepare_airflow(settings)
-    if not verbose:
-        from retrain.quiet import silence_known_warnings
-
-        silence_known_warnings()
     conf = {"trigger": trigger} if trigger else None
     if len(days) > 1 or start:
         _run_range(settings, dag_id, days, conf)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 
@@ -30,48 +30,100 @@ def _approval(approval: dict[str, Any] | None) -> str:
     return f"{escape(str(approval.get('by')))}: {approval.get('outcome')}"
 
 
+REASONS_MIN_WIDTH = 40
+"""Fewer columns than this left for the reasons, and `retrain status` stacks each decision instead."""
+_COLUMNS = (  # header, header broken in two (the compact layout)
+    ("date", "date"),
+    ("trigger", "trigger"),
+    ("challenger", "chal-\nlenger"),
+    ("champion", "cham-\npion"),
+    ("gain interval", "gain\ninterval"),
+    ("threshold", "thres-\nhold"),
+    ("decision", "deci-\nsion"),
+    ("version", "ver-\nsion"),
+    ("approval", "appro-\nval"),
+)
+_DECISION_COLOURS = {"deploy": "green", "skip": "yellow", "promote": "cyan", "rollback": "magenta"}
+
+
 def history_table(data: dict[str, Any], width: int = 200) -> Table:
-    """The decisions, one row each; at `width` under 120 columns the headers break and the score columns
-    wrap, so that every column, reasons included, fits (80 columns at least). An `approval` column
-    appears once a person has been asked (`RETRAIN_APPROVAL=required`)."""
-    narrow = width < 120
-    table = Table(
-        title=f"Retrains of {data['model_name']} (scores on the same fresh holdout)",
-        show_lines=True,
-        padding=(0, 0) if narrow else (0, 1),
-    )
+    """The decisions, one row each, every column kept at any `width` from 80 up: one line of headers
+    when the reasons keep REASONS_MIN_WIDTH columns, else headers broken in two and no padding, else
+    (80 columns) one stacked block per decision, its fields labelled with the same headers and the
+    reasons wrapped across the width. An `approval` column appears once a person has been asked
+    (`RETRAIN_APPROVAL=required`)."""
+    title = f"Retrains of {data['model_name']} (scores on the same fresh holdout)"
     approvals = any(row.get("approval") for row in data["history"])
-    columns = [  # header (narrow header), widest value at 80 columns
-        ("date", "date", 10),
-        ("trigger", "trigger", 8),
-        ("challenger", "chal-\nlenger", 6),
-        ("champion", "cham-\npion", 6),
-        ("gain interval", "gain\ninterval", 9),
-        ("threshold", "thres-\nhold", 6),
-        ("decision", "deci-\nsion", 8),
-        ("version", "ver-\nsion", 4),
-        *([("approval", "appro-\nval", 8)] if approvals else []),
-    ]
-    for name, short, most in columns:
-        table.add_column(short if narrow else name, overflow="fold", max_width=most if narrow else None)
-    table.add_column("reasons", overflow="fold")
-    for row in data["history"]:
-        decision = row["decision"]
-        colour = {"deploy": "green", "skip": "yellow", "promote": "cyan", "rollback": "magenta"}.get(decision, "")
-        cells = [
-            row.get("ds") or "—",
-            row.get("trigger") or "—",
-            _fmt(row.get("challenger_score")),
-            _fmt(row.get("champion_score")),
-            _interval(row.get("ci_low"), row.get("ci_high")),
-            _fmt(row.get("threshold")),
-            f"[{colour}]{decision}[/{colour}]",
-            row.get("version") or "—",
-        ]
-        if approvals:
-            cells.append(_approval(row.get("approval")))
-        table.add_row(*cells, escape("; ".join([*_trained_on(row), *(row.get("reasons") or [])])))
+    columns = _COLUMNS if approvals else _COLUMNS[:-1]
+    rows = [(_cells(row, approvals), _reasons(row)) for row in data["history"]]
+    for compact in (False, True):
+        headers = [short if compact else name for name, short in columns]
+        cells = [[c.replace(", +", ",\n+") if compact else c for c in plain] for plain, _ in rows]
+        padding = 0 if compact else 2
+        used = sum(
+            max(len(line) for text in (header, *(row[i] for row in cells)) for line in text.split("\n")) + padding
+            for i, header in enumerate(headers)
+        )
+        reasons_width = REASONS_MIN_WIDTH if rows else len("reasons")
+        if width - used - len(headers) - 2 - padding >= reasons_width:  # the borders, the reasons' padding
+            table = Table(title=title, show_lines=True, padding=(0, padding // 2))
+            for header in headers:
+                table.add_column(header, no_wrap=True)
+            table.add_column("reasons", overflow="fold", ratio=1, min_width=reasons_width)
+            for row_cells, (_, reasons) in zip(cells, rows, strict=True):
+                table.add_row(*_coloured(row_cells), escape(reasons))
+            return table
+    return _stacked(title, [name for name, _ in columns], rows)
+
+
+def _stacked(title: str, headers: list[str], rows: list[tuple[list[str], str]]) -> Table:
+    """One block per decision: the short fields two to a line, then the approval and reasons across."""
+    table = Table(title=title, show_header=False, show_lines=True)
+    table.add_column("retrain", overflow="fold")
+    label_width = max(len(h) for h in headers)
+    for cells, reasons in rows:
+        fields = dict(zip(headers, _coloured(cells), strict=True))
+        short = Table.grid(padding=(0, 1))
+        for _ in range(2):
+            short.add_column(style="bold", min_width=label_width)
+            short.add_column(no_wrap=True, min_width=18)
+        names = [h for h in headers if h != "approval"]
+        for first, second in zip(names[::2], names[1::2], strict=True):
+            short.add_row(first, fields[first], second, fields[second])
+        across = Table.grid(padding=(0, 1))
+        across.add_column(style="bold", min_width=label_width)
+        across.add_column(overflow="fold")
+        if "approval" in fields:
+            across.add_row("approval", fields["approval"])
+        across.add_row("reasons", escape(reasons))
+        table.add_row(Group(short, across))
     return table
+
+
+def _cells(row: dict[str, Any], approvals: bool) -> list[str]:
+    """A decision's short fields as plain text, in `_COLUMNS` order (approval only when there is one)."""
+    cells = [
+        row.get("ds") or "—",
+        row.get("trigger") or "—",
+        _fmt(row.get("challenger_score")),
+        _fmt(row.get("champion_score")),
+        _interval(row.get("ci_low"), row.get("ci_high")),
+        _fmt(row.get("threshold")),
+        row["decision"],
+        row.get("version") or "—",
+    ]
+    return [*cells, _approval(row.get("approval"))] if approvals else cells
+
+
+def _coloured(cells: list[str]) -> list[str]:
+    """The cells with the decision (the seventh) in its colour."""
+    decision = cells[6]
+    colour = _DECISION_COLOURS.get(decision)
+    return [*cells[:6], f"[{colour}]{decision}[/{colour}]" if colour else decision, *cells[7:]]
+
+
+def _reasons(row: dict[str, Any]) -> str:
+    return "; ".join([*_trained_on(row), *(row.get("reasons") or [])])
 
 
 def _trained_on(row: dict[str, Any]) -> list[str]:
@@ -153,6 +205,18 @@ def _print_mixed_types(console: Console, settings: Settings) -> None:
     )
 
 
+def notifications_table(sent: list[dict[str, Any]]) -> Table:
+    """The notifications of the outbox: when, each channel's outcome (one a line), the message wrapped."""
+    table = Table(title=f"Notifications sent ({len(sent)})")
+    table.add_column("when", no_wrap=True)
+    table.add_column("channels", no_wrap=True)
+    table.add_column("message", overflow="fold", ratio=1)  # the rest of the width, 80 columns included
+    for item in sent:
+        channels = "\n".join(f"{c['channel']}:{'ok' if c['ok'] else 'FAILED'}" for c in item.get("channels", []))
+        table.add_row(str(item.get("time", ""))[:19], channels, escape(item.get("text", "")))
+    return table
+
+
 def print_demo_summary(console: Console, settings: Settings, timeline: Any) -> None:
     from retrain.notify import read_outbox
     from retrain.records.status import build_status
@@ -163,15 +227,7 @@ def print_demo_summary(console: Console, settings: Settings, timeline: Any) -> N
     decisions = [row["decision"] for row in data["history"]]
     console.print(f"{len(decisions)} retrains: {decisions.count('deploy')} deployed, {decisions.count('skip')} skipped")
 
-    sent = read_outbox(settings.outbox_path)
-    table = Table(title=f"Notifications sent ({len(sent)})")
-    table.add_column("when")
-    table.add_column("channels")
-    table.add_column("message", overflow="fold")
-    for item in sent:
-        channels = ", ".join(f"{c['channel']}:{'ok' if c['ok'] else 'FAILED'}" for c in item.get("channels", []))
-        table.add_row(str(item.get("time", ""))[:19], channels, item.get("text", ""))
-    console.print(table)
+    console.print(notifications_table(read_outbox(settings.outbox_path)))
 
     runs = ", ".join(
         f"{timeline.count(d)} × {d} ({sum(r.seconds for r in timeline.runs if r.dag_id == d):.0f} s)"

@@ -246,15 +246,29 @@ def test_write_report_is_atomic(tmp_path: Path, report: str) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["report.html"]
 
 
-@pytest.mark.parametrize("width", [80, 200])
-def test_status_table_keeps_every_column_at_80_columns(width: int) -> None:
+LONG_REASON = (
+    "gain interval includes 0 (not surely better): challenger roc_auc 0.9123 vs champion 0.9012 on the same "
+    "7,000-row holdout, so the champion stays; slice plan=team lost 0.0421 against the champion"
+)
+
+
+def _words_in_order(words: list[str], text: str) -> bool:
+    """Each word whole (a token of `text` once the table's borders are gone) and in order."""
+    tokens = iter(text.replace("│", " ").replace("┃", " ").split())
+    return all(any(token == word for token in tokens) for word in words)
+
+
+@pytest.mark.parametrize("width", [80, 100, 120, 200])
+@pytest.mark.parametrize("asked", [False, True], ids=["automatic", "approval"])
+def test_status_table_keeps_every_column_and_whole_reasons_at_any_width(width: int, asked: bool) -> None:
     from rich.console import Console
 
-    from retrain.report.console import print_status
+    from retrain.report.console import _COLUMNS, print_status
 
+    # given: two decisions, one with a long reason (and, when asked, a person's approval)
     row = {
         "ds": "2025-12-20",
-        "trigger": "schedule",
+        "trigger": "performance",
         "challenger_score": 0.91234,
         "champion_score": 0.90123,
         "ci_low": -0.0031,
@@ -262,16 +276,59 @@ def test_status_table_keeps_every_column_at_80_columns(width: int) -> None:
         "threshold": 0.8,
         "decision": "rollback",
         "version": "12",
-        "reasons": ["gain interval includes 0 (not surely better)"],
+        "reasons": [LONG_REASON],
+        "approval": {"outcome": "approved", "by": "alice", "at": "t"} if asked else None,
     }
+    first = {**row, "ds": "2025-12-13", "decision": "deploy", "reasons": ["no champion yet"], "approval": None}
+    # when: `retrain status` prints at `width` columns
     console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
-    print_status(console, {"model_name": "m", "champion": None, "history": [row]})
+    print_status(console, {"model_name": "m", "champion": None, "history": [first, row]})
     text = console.export_text()
+
+    # then: no line is wider than the terminal, every column is there (its header whole, or broken in two)
     assert max(len(line) for line in text.splitlines()) <= width
     flat = " ".join(text.split())
-    for word in ("reasons", "2025-12-20", "schedule", "rollback", "0.9123", "0.9012", "[-0.0031,", "+0.0152]", "12"):
-        assert word in flat
-    assert "surely" in flat and "better" in flat  # the reasons column is there, its text wrapped
+    for name, short in _COLUMNS if asked else _COLUMNS[:-1]:
+        assert name in flat or all(part in flat for part in short.split("\n")), name
+    assert "reasons" in flat
+    for value in ("2025-12-20", "performance", "rollback", "0.9123", "0.9012", "[-0.0031,", "+0.0152]", "12"):
+        assert value in flat
+    assert ("alice: approved" in flat) is asked
+    # and: the long reason is whole, wrapped on word boundaries
+    assert _words_in_order(LONG_REASON.split(), text), text
+
+
+def test_status_at_200_columns_is_one_row_per_decision() -> None:
+    from rich.console import Console
+
+    from retrain.report.console import print_status
+
+    row = {"ds": "2025-12-20", "trigger": "schedule", "challenger_score": 0.9, "champion_score": 0.8,
+           "threshold": 0.8, "decision": "deploy", "version": "3", "reasons": [LONG_REASON]}  # fmt: skip
+    console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    print_status(console, {"model_name": "m", "champion": None, "history": [row]})
+    lines = console.export_text().splitlines()
+    header = next(line for line in lines if "challenger" in line)
+    assert all(name in header for name in ("date", "trigger", "champion", "gain interval", "threshold", "reasons"))
+    assert sum("2025-12-20" in line for line in lines) == 1
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_notifications_table_wraps_the_message_and_keeps_every_channel(width: int) -> None:
+    from rich.console import Console
+
+    from retrain.report.console import notifications_table
+
+    message = "retrain-model: drift sustained 3 days on 2025-12-20 (x_3 PSI 0.41, x_7 PSI 0.33); a retrain [ran]"
+    sent = [{"time": "2025-12-20T10:00:00.123", "text": message,
+             "channels": [{"channel": "telegram", "ok": True}, {"channel": "email", "ok": False}]}]  # fmt: skip
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(notifications_table(sent))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width
+    for word in ("when", "channels", "message", "2025-12-20T10:00:00", "telegram:ok", "email:FAILED"):
+        assert word in text
+    assert _words_in_order(message.split(), text), text  # whole, its markup-like text shown as written
 
 
 def test_calibrated_drift_shows_the_null_and_the_floor_and_the_slice_table() -> None:
