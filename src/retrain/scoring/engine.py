@@ -164,6 +164,18 @@ def _resolve_columns(model: Any, columns: Sequence[str] | None) -> list[str]:
     return columns
 
 
+def _rows_at_most(path: Path, columns: int, start: int, stop: int | None) -> int:
+    """An upper bound of the data rows [start, stop) of `path` holds, read without parsing it.
+
+    Parquet: its footer's row count. CSV: the file's size over `columns` (the model's columns, which
+    the file holds at least): every row has a separator or its newline after each of its values.
+    """
+    found = (
+        readers.count_rows(path) if readers.file_format(path) == "parquet" else path.stat().st_size // max(1, columns)
+    )
+    return max(0, min(found, stop if stop is not None else found) - start)
+
+
 def _stream(
     model: Any,
     input_path: Path,
@@ -198,7 +210,7 @@ def _stream(
     out_format = readers.file_format(output_path, role="output")
     kinds = feature_kinds(model)
     readers.open_features(input_path, columns, start=start, stop=stop)  # header checked before anything else
-    if backend == "auto" and readers.rows_at_most(input_path, len(columns), start, stop) < VERIFY_ROWS:
+    if backend == "auto" and _rows_at_most(input_path, len(columns), start, stop) < VERIFY_ROWS:
         # Converting to ONNX and checking it on VERIFY_ROWS rows costs ~0.2 s and more memory; on
         # fewer rows than the check needs, scikit-learn alone is done before the conversion would be.
         backend = "sklearn"

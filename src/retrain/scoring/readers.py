@@ -103,17 +103,6 @@ def count_rows(path: Path) -> int:
     return max(0, sum(batch.num_rows for batch in reader) - trailing_blank_lines(path))
 
 
-def rows_at_most(path: Path, columns: int, start: int = 0, stop: int | None = None) -> int:
-    """An upper bound of the data rows [start, stop) of `path` holds, read without parsing it.
-
-    Parquet: its footer's row count. CSV: the file's size over `columns` (the model's columns, which
-    the file holds at least): every row has a separator or its newline after each of its values.
-    """
-    path = Path(path)
-    found = count_rows(path) if file_format(path) == "parquet" else path.stat().st_size // max(1, columns)
-    return max(0, min(found, stop if stop is not None else found) - start)
-
-
 @dataclass(frozen=True)
 class CsvSegment:
     """Bytes [start, stop) of a CSV, holding data rows from `first_row` (`rows` of them; None: the rest).
