@@ -28,25 +28,16 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def _start(home: Path, ds: str, output: Path) -> subprocess.Popen[bytes]:
+def _start(home: Path, ds: str, output: Path, **env: str) -> subprocess.Popen[bytes]:
     with open(output, "wb") as sink:
         return subprocess.Popen(
             [RETRAIN, "run", "retrain", "--date", ds],
-            env=cli_env(home),
+            env=cli_env(home, **env),
             cwd=home.parent,
             stdout=sink,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-
-
-def _read_from(path: Path, offset: int) -> str:
-    """What was written to `path` after its first `offset` bytes ("" while it does not exist)."""
-    if not path.is_file():
-        return ""
-    with open(path, "rb") as log:
-        log.seek(offset)
-        return log.read().decode(errors="replace")
 
 
 def _deploys(home: Path, ds: str) -> list[dict]:
@@ -67,27 +58,32 @@ def _assert_in_progress(code: int, text: str, ds: str) -> None:
 def test_a_second_run_of_the_same_date_is_refused_while_the_first_runs(home: Path, tmp_path: Path) -> None:
     ds = DAYS[6]
     first_out, second_out = tmp_path / "first.out", tmp_path / "second.out"
-    task_log = home / "logs" / f"run-retrain-{ds}.log"  # `retrain run` keeps Airflow's task logs there
-    seen = task_log.stat().st_size if task_log.is_file() else 0
-    first = _start(home, ds, first_out)
+    features = home / "data" / "raw" / ds / "data.csv"
+    held = features.with_name("data.csv.held")
+    features.rename(held)  # the first run waits in `wait_for_data` until the test lands the day again
+    first = _start(home, ds, first_out, RETRAIN_WAIT_TIMEOUT="600")
     try:
-        # given: the first run is inside its DAG run (a task has started)
+        # given: the first run is inside its DAG run, waiting for the day's features (however slow the machine)
         deadline = time.monotonic() + 300
-        while "starting task_id=" not in _read_from(task_log, seen):
+        while "waiting for" not in first_out.read_text(errors="replace"):
             assert first.poll() is None, first_out.read_text()[-3000:]
             assert time.monotonic() < deadline, first_out.read_text()[-3000:]
             time.sleep(0.2)
         # when: the same DAG and date is started again
         second = _start(home, ds, second_out)
         second_code = second.wait(timeout=300)
-        # then: the second says a run is in progress, the first finishes normally and deploys once
+        # then: the second says a run is in progress while the first still holds the date ...
         _assert_in_progress(second_code, second_out.read_text(errors="replace"), ds)
+        assert first.poll() is None, first_out.read_text()[-3000:]
+        # ... and the first, once the day lands, finishes normally and deploys once
+        held.rename(features)
         assert first.wait(timeout=600) == 0, first_out.read_text()[-3000:]
     finally:
-        for process in (first,):
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        if held.exists():
+            held.rename(features)
+        if first.poll() is None:
+            first.kill()
+            first.wait()
     text = first_out.read_text(errors="replace")
     assert "deploy_model" in text and "success" in text
     assert len(_deploys(home, ds)) == 1
