@@ -233,6 +233,15 @@ def test_predict_follows_the_champion_through_its_cache(home, tmp_path: Path) ->
     cache = Path(load_settings().data_dir) / "cache" / "models"
     assert len(list(cache.glob("*.json"))) == 1
     assert scored_by() == {"1"}  # answered by the cache: the store did not change
+    # when: the cached copy is damaged on disk / then it is refused, fetched again, and v1 still scores
+    cached_file = next(cache.glob("*/model.skops"))
+    cached_file.write_bytes(cached_file.read_bytes() + b"\0")
+    output = tmp_path / "refetched.csv"
+    refetched = retrain("predict", "--input", str(source), "--output", str(output))
+    assert refetched.returncode == 0, refetched.stderr
+    assert "failed its checks" in refetched.stderr and "fetching it again" in refetched.stderr
+    assert set(pd.read_csv(output, dtype=str)["model_version"]) == {"1"}
+    assert scored_by() == {"1"}
     # when: v2 is promoted / then the next predict scores with v2, never the cached v1
     assert retrain("promote", "2").returncode == 0
     _settle_store()
@@ -242,7 +251,20 @@ def test_predict_follows_the_champion_through_its_cache(home, tmp_path: Path) ->
     registry.client.delete_model_version(registry.model_name, "2")
     _settle_store()
     result = retrain("predict", "--input", str(source), "--output", str(tmp_path / "gone.csv"))
-    _assert_refused(result, "no champion")
+    _assert_refused(result, "version 2, the last champion", "was deleted", "retrain promote VERSION")
+
+
+def test_predict_refuses_a_bad_backend_or_output_before_loading_anything(home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert retrain("promote", "1").returncode == 0
+    source = tmp_path / "in.csv"
+    source.write_text("a,b,c\n0.1,0.2,0.3\n", encoding="utf-8")
+    for extra in (["--output", str(tmp_path / "out.csv"), "--backend", "gpu"], ["--output", str(source)]):
+        result = retrain("predict", "--input", str(source), *extra)
+        # a usage error (exit 2) naming the option, no traceback, nothing written or cached
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert ("--backend" if "gpu" in extra else "--output") in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["in.csv"]
+    assert source.read_text(encoding="utf-8") == "a,b,c\n0.1,0.2,0.3\n"
 
 
 def test_status_when_the_champion_version_was_deleted(home) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ from retrain.cli.app import (
 from retrain.settings import Settings
 
 if TYPE_CHECKING:
+    from retrain.registry.cache import CachedModel
     from retrain.registry.lookup import ModelLookup
 
 
@@ -41,15 +42,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print one JSON 
 def _deleted_champion(settings: Settings) -> str | None:
     """Why there is no champion when its version was deleted from the registry (the alias went with it)."""
     registry = registry_of(settings)
-    gone = registry.deleted_champion()
-    if gone is None:
-        return None
-    versions = [v["version"] for v in registry.versions()]
-    listing = f"registered versions: {', '.join(versions)}" if versions else "no version is registered"
-    return (
-        f"none: version {gone}, the last champion of {settings.model_name}, was deleted from the registry; "
-        f"make another the champion with `retrain promote VERSION` ({listing})"
-    )
+    return f"none: {registry.no_champion_reason()}" if registry.deleted_champion() is not None else None
 
 
 def _move_champion(move_with: Callable[[Any], Any]) -> None:
@@ -115,6 +108,12 @@ def predict(
     for path, what in ((input_path, "--input"), (output_path, "--output")):
         if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
             raise typer.BadParameter(f"{path} must end in .csv or .parquet", param_hint=what)
+    if output_path.resolve() == input_path.resolve():
+        raise typer.BadParameter(
+            f"{output_path} is the input file; write the predictions elsewhere", param_hint="--output"
+        )
+    if backend not in ("auto", "sklearn", "onnx"):  # retrain.scoring.backends.BACKENDS, before anything loads
+        raise typer.BadParameter(f"{backend!r} is not one of auto, sklearn, onnx", param_hint="--backend")
     from retrain.registry.lookup import find_model
 
     lookup = find_model(settings, model)  # the model cache, else a child process asking MLflow meanwhile
@@ -125,7 +124,7 @@ def predict(
 
     from retrain.scoring.engine import ScoringInputError, score_file
 
-    estimator, model, version = _load_for_scoring(lookup, allow_unverified or settings.allow_unverified_models)
+    estimator, model, version = _load_for_scoring(settings, model, lookup, allow_unverified)
     columns = (TextColumn("[bold]scoring"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn())
     with Progress(*columns, console=err) as progress:
         bar = progress.add_task("scoring", total=None)
@@ -159,21 +158,38 @@ def predict(
     )
 
 
-def _load_for_scoring(lookup: ModelLookup, allow_unverified: bool) -> tuple[Any, str, str]:
+def _load_for_scoring(
+    settings: Settings, model: str | None, lookup: ModelLookup, allow_unverified: bool
+) -> tuple[Any, str, str]:
     """The verified model `retrain predict` scores with, its pinned URI and its `model_version`.
 
     The lookup (`retrain.registry.lookup`) finds the bytes without MLflow in this process; the checks
-    (recorded SHA-256, type allow-list) are made here, on every run.
+    (recorded SHA-256, type allow-list) are made here, on every run. A cached copy that fails them
+    (damaged or swapped on disk) is dropped and fetched again from the store, once.
     """
     from rich.markup import escape
 
-    from retrain.registry import RegistryError, load_model_dir
+    from retrain.registry import RegistryError, UnverifiedModelError, load_model_dir
+    from retrain.registry.lookup import find_model
+
+    allow = allow_unverified or settings.allow_unverified_models
+
+    def load(found: CachedModel) -> Any:
+        return load_model_dir(found.model_dir, uri=found.uri, expected_sha=found.sha256, allow_unverified=allow)
 
     try:
         found = lookup.result()
-        estimator = load_model_dir(
-            found.model_dir, uri=found.uri, expected_sha=found.sha256, allow_unverified=allow_unverified
-        )
+        try:
+            estimator = load(found)
+        except (RegistryError, OSError, ValueError) as exc:
+            if not lookup.cached or isinstance(exc, UnverifiedModelError):  # a new copy would fail the same way
+                raise
+            notice = f"the cached copy of {lookup.reference} failed its checks ({exc}); fetching it again"
+            err.print(f"[yellow]warning:[/yellow] {escape(notice)}", highlight=False, soft_wrap=True)
+            lookup.cache.forget(lookup.reference)
+            lookup = find_model(settings, model, use_cache=False)
+            found = lookup.result()
+            estimator = load(found)
     except (RegistryError, OSError, ValueError) as exc:
         message = f"cannot load model {lookup.reference}: {exc}"
         err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)

@@ -255,8 +255,7 @@ def _run_range(
         # the tasks that failed with an error (not the ones downstream that could not run), else all
         failing = [t for t in result.failed_tasks() if t in result.errors] or result.failed_tasks()
         why = result.error or "; ".join(
-            f"{task}: {first_line(result.errors[task], limit=0)}" if task in result.errors else task
-            for task in failing
+            f"{task}: {first_line(result.errors[task], limit=0)}" if task in result.errors else task for task in failing
         )
         table.add_row(result.ds, _coloured(result.state), f"{result.seconds:.1f}", escape(why))
     console.print(table)

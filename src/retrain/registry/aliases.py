@@ -175,6 +175,18 @@ class Aliases(MlflowStore):
             return history[-1]
         return None
 
+    def no_champion_reason(self) -> str:
+        """Why there is no champion and what to do: its version was deleted, or none was ever promoted."""
+        gone = self.deleted_champion()
+        if gone is None:
+            return f"no champion for {self.model_name!r} yet: run the retrain DAG first"
+        versions = [v["version"] for v in self.versions()]
+        listing = f"registered versions: {', '.join(versions)}" if versions else "no version is registered"
+        return (
+            f"version {gone}, the last champion of {self.model_name}, was deleted from the registry; "
+            f"make another the champion with `retrain promote VERSION` ({listing})"
+        )
+
     def rollback(self, to: str | None = None, reason: str = "manual rollback") -> tuple[str, str]:
         """Move the champion back to `to`, or to the previous champion when `to` is None.
 

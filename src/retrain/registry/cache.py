@@ -14,8 +14,11 @@ timestamp tick could leave size and time as they were (git's "racily clean" inde
 same way). Stores that are not local files (PostgreSQL, a tracking server) are never cached.
 
 The cache saves the lookup, not the checks: the copy is loaded through `registry.verified.load_model_dir`
-like any model (its SHA-256 against the recorded one, the type allow-list), so a cache entry someone
-edited is refused exactly as an edited artifact would be.
+like any model (its SHA-256 against the one recorded in the entry, the type allow-list), so a model file
+damaged or swapped in the cache is refused, and `retrain predict` then fetches it again. An entry that
+does not hold together (a folder outside the cache, a version its URI does not name) is a miss. The
+entry itself is as trusted as the store beside it: whoever can edit files in RETRAIN_HOME can edit
+`mlflow.db` and the artifacts too, so the cache adds no way in that was not there.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrain.io import read_json, write_json
+from retrain.registry.refs import RegistryError, parse_model_uri
 
 SETTLE_SECONDS = 2.0
 """A store written less than this long before the fingerprint is not cached (see the module docstring)."""
@@ -108,10 +112,22 @@ class ModelCache:
             return None
         if entry.get("tracking_uri") != self.tracking_uri or entry.get("reference") != reference:
             return None  # a hash collision, or a copied entry: never someone else's model
-        model_dir = self.folder / str(entry.get("folder", ""))
-        if not (model_dir / "MLmodel").is_file():
+        try:
+            found = CachedModel(str(entry["uri"]), str(entry["version"]), entry.get("sha256"), self._copy(entry))
+        except (KeyError, ValueError):
             return None
-        return CachedModel(str(entry["uri"]), str(entry["version"]), entry.get("sha256"), model_dir)
+        return found if _consistent(found) else None
+
+    def forget(self, reference: str) -> None:
+        """Drop the entry for `reference` (its copy failed the checks): the next lookup asks the store."""
+        self._entry_file(reference).unlink(missing_ok=True)
+
+    def _copy(self, entry: dict[str, object]) -> Path:
+        """The entry's model folder, which must be a copy inside the cache holding an MLmodel."""
+        model_dir = (self.folder / str(entry.get("folder", ""))).resolve()
+        if not model_dir.is_relative_to(self.folder.resolve()) or not (model_dir / "MLmodel").is_file():
+            raise ValueError(f"cache entry folder {model_dir} is not a model copy in {self.folder}")
+        return model_dir
 
     def put(
         self,
@@ -167,3 +183,12 @@ class ModelCache:
         for old in self.folder.glob(f"{key}-*"):
             if old.name != keep and old.is_dir() and now - old.stat().st_mtime > grace_seconds:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _consistent(found: CachedModel) -> bool:
+    """Whether a registry entry's version is the one its pinned URI names (`models:/NAME/N` → "N" or the URI)."""
+    try:
+        parts = parse_model_uri(found.uri)
+    except (RegistryError, ValueError):
+        return False
+    return parts.in_registry and parts.version is not None and found.version in (parts.version, found.uri)

@@ -36,9 +36,15 @@ class ModelLookup:
     """A model being found: answered by the cache, or by a child process still running."""
 
     reference: str
+    cache: ModelCache
     found: CachedModel | None = None
     process: subprocess.Popen[str] | None = None
     secrets: tuple[str, ...] = ()
+
+    @property
+    def cached(self) -> bool:
+        """Whether the model cache answered (no child process was needed)."""
+        return self.process is None
 
     def result(self) -> CachedModel:
         """The model's local copy, pinned URI, version and recorded SHA-256 (waits for the child).
@@ -70,21 +76,22 @@ class ModelLookup:
         )
 
 
-def find_model(settings: Settings, model: str | None) -> ModelLookup:
+def find_model(settings: Settings, model: str | None, *, use_cache: bool = True) -> ModelLookup:
     """Start finding `model` (a model URI or folder), else the champion, for `retrain predict`.
 
-    Returns at once: with the cached copy, or with a child process looking it up in MLflow.
+    Returns at once: with the cached copy, or with a child process looking it up in MLflow (always
+    when `use_cache` is False: the cached copy failed its checks; the child replaces it).
     """
     from retrain.secrets import secret_values
 
     reference = model or f"models:/{settings.model_name}@{CHAMPION}"
     cache = ModelCache(Layout(settings.data_dir).model_cache(), settings.mlflow_tracking_uri)
-    found = cache.get(reference)
+    found = cache.get(reference) if use_cache else None
     if found is not None:
-        return ModelLookup(reference, found=found)
+        return ModelLookup(reference, cache, found=found)
     command = [sys.executable, "-m", __name__, reference, *([_CHAMPION_FLAG] if model is None else [])]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return ModelLookup(reference, process=process, secrets=tuple(secret_values(settings)))
+    return ModelLookup(reference, cache, process=process, secrets=tuple(secret_values(settings)))
 
 
 def _lookup(reference: str, champion: bool) -> dict[str, object]:
@@ -97,9 +104,7 @@ def _lookup(reference: str, champion: bool) -> dict[str, object]:
     cache = ModelCache(Layout(settings.data_dir).model_cache(), settings.mlflow_tracking_uri)
     try:
         if champion and registry.champion() is None:
-            raise ModelNotFoundError(
-                f"no champion for {settings.model_name!r} yet: run the retrain DAG first, or pass --model URI"
-            )
+            raise ModelNotFoundError(f"{registry.no_champion_reason()}; or pass --model URI")
         found = registry.fetch(reference, cache)
     except RegistryError as exc:
         return {"error": str(exc), "missing": isinstance(exc, ModelNotFoundError)}

@@ -169,9 +169,11 @@ class MlflowStore:
             ModelNotFoundError: `uri` is a local path (or `file:` URI) that does not exist.
         """
         scheme = urlparse(uri).scheme
-        if scheme in ("", "file") and not Path(urlparse(uri).path if scheme else uri).exists():
+        local = Path(urlparse(uri).path if scheme else uri) if scheme in ("", "file") else None
+        if local is not None and not (local / "MLmodel").is_file():  # checked before anything is copied
+            what = "the path does not exist" if not local.exists() else "it is not an MLflow model folder (no MLmodel)"
             raise ModelNotFoundError(
-                f"no model at {uri}: the path does not exist; pass a model folder (the one holding MLmodel), "
+                f"no model at {uri}: {what}; pass a model folder (the one holding MLmodel), "
                 f"models:/{self.model_name}/VERSION or models:/{self.model_name}@champion"
             )
         return Path(

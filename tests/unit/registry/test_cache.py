@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -118,3 +120,26 @@ def test_a_cache_hit_does_not_import_mlflow(
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["LogisticRegression", version, "False"]
+
+
+def test_an_entry_that_does_not_hold_together_is_a_miss(
+    registry: Registry, cache: ModelCache, logreg: Any, data: Any, new_version: Any, tmp_path: Path
+) -> None:
+    # given a cached version
+    version = new_version(logreg, data[0], "2025-12-01")
+    reference = f"models:/{registry.model_name}/{version}"
+    _settle(registry.tracking_uri)
+    fetched = registry.fetch(reference, cache)
+    entry_file = next(cache.folder.glob("*.json"))
+    entry = json.loads(entry_file.read_text())
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(fetched.model_dir, elsewhere)
+    # when the entry names a version its URI does not, or a folder outside the cache / then it is not used
+    for edit in ({"version": "7"}, {"uri": f"models:/{registry.model_name}/7"}, {"folder": str(elsewhere)}):
+        entry_file.write_text(json.dumps({**entry, **edit}))
+        assert cache.get(reference) is None, edit
+    entry_file.write_text(json.dumps(entry))
+    assert cache.get(reference) == fetched
+    # and `forget` drops it
+    cache.forget(reference)
+    assert cache.get(reference) is None

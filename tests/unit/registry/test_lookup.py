@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,3 +66,15 @@ def test_a_reference_to_nothing_says_what_exists(settings: Settings, champion: R
 def test_no_champion_says_what_to_do(settings: Settings) -> None:
     with pytest.raises(ModelNotFoundError, match="no champion for 'retrain-model' yet: run the retrain DAG first"):
         find_model(settings, None).result()
+
+
+def test_a_folder_that_is_not_a_model_is_refused_before_anything_is_copied(settings: Settings, tmp_path: Path):
+    # given a folder with a large file in it, and no MLmodel
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    (folder / "big.bin").write_bytes(b"\0" * 1_000_000)
+    # when it is given as the model / then the user's path is named, and nothing was copied into the cache
+    with pytest.raises(ModelNotFoundError, match=f"no model at {folder}: it is not an MLflow model folder"):
+        find_model(settings, str(folder)).result()
+    cache = settings.data_dir / "cache" / "models"
+    assert not cache.exists() or not any(cache.iterdir())
