@@ -65,15 +65,15 @@ class ModelLookup:
         if self.process.returncode == 0 and all(field in answer for field in _FIELDS):
             self.found = CachedModel(answer["uri"], answer["version"], answer["sha256"], Path(answer["model_dir"]))
             return self.found
-        if "error" in answer:
-            raise (ModelNotFoundError if answer.get("missing") else RegistryError)(answer["error"])
         from retrain.secrets import mask_url_passwords, redact
 
+        def safe(text: str) -> str:  # an MLflow message can quote a store URL with its password
+            return redact(mask_url_passwords(text), self.secrets)
+
+        if "error" in answer:
+            raise (ModelNotFoundError if answer.get("missing") else RegistryError)(safe(str(answer["error"])))
         last = next((line for line in reversed(err.strip().splitlines()) if line.strip()), "no output")
-        raise RegistryError(
-            f"looking the model up in MLflow failed (exit {self.process.returncode}): "
-            f"{redact(mask_url_passwords(last), self.secrets)}"
-        )
+        raise RegistryError(f"looking the model up in MLflow failed (exit {self.process.returncode}): {safe(last)}")
 
 
 def find_model(settings: Settings, model: str | None, *, use_cache: bool = True) -> ModelLookup:
