@@ -42,7 +42,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print one JSON 
 def _deleted_champion(settings: Settings) -> str | None:
     """Why there is no champion when its version was deleted from the registry (the alias went with it)."""
     registry = registry_of(settings)
-    return f"none: {registry.no_champion_reason()}" if registry.deleted_champion() is not None else None
+    gone = registry.deleted_champion()
+    return None if gone is None else f"none: {registry.no_champion_reason(gone)}"
 
 
 def _move_champion(move_with: Callable[[Any], Any]) -> None:

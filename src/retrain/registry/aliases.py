@@ -175,9 +175,12 @@ class Aliases(MlflowStore):
             return history[-1]
         return None
 
-    def no_champion_reason(self) -> str:
-        """Why there is no champion and what to do: its version was deleted, or none was ever promoted."""
-        gone = self.deleted_champion()
+    def no_champion_reason(self, gone: str | None = None) -> str:
+        """Why there is no champion and what to do: its version was deleted, or none was ever promoted.
+
+        `gone`: `deleted_champion()` when the caller already has it (else it is looked up here).
+        """
+        gone = gone or self.deleted_champion()
         if gone is None:
             return f"no champion for {self.model_name!r} yet: run the retrain DAG first"
         versions = [v["version"] for v in self.versions()]

@@ -128,15 +128,21 @@ def _nan_evaluation(run: RetrainRun) -> dict:
     return data
 
 
-def test_a_retrain_on_an_unchanged_stream_skips_with_its_interval(job: RetrainJob) -> None:
-    # given: a champion from the first week, and a second week from the same (undrifted) stream, each
-    # trained on a 7-day window (a longer window would make the challenger really better: more data)
+def _a_second_unchanged_week(job: RetrainJob) -> tuple[RetrainJob, list[str]]:
+    """A 7-day-window job whose first week's challenger is deployed, and the next week's days landed."""
     job = RetrainJob(job.settings.model_copy(update={"window_days": 7}), job.layout, registry=job.registry)
     first = _through_evaluate(job)
     PromotionJob(job.settings, job.layout, registry=job.registry).deploy(first)
     later = [f"2025-12-{d:02d}" for d in range(8, 15)]
     for ds in later:
         generate_and_write(job.settings, job.layout, ds)
+    return job, later
+
+
+def test_a_retrain_on_an_unchanged_stream_skips_with_its_interval(job: RetrainJob) -> None:
+    # given: a champion from the first week, and a second week from the same (undrifted) stream, each
+    # trained on a 7-day window (a longer window would make the challenger really better: more data)
+    job, later = _a_second_unchanged_week(job)
     # when: the next weekly retrain is judged by the paired bootstrap gate
     evaluated = _through_evaluate(job, later[-1])
     job.skip(evaluated)
@@ -210,12 +216,7 @@ def test_the_gate_benchmark_replays_the_jobs_decision(job: RetrainJob, monkeypat
     from retrain.data.generate import generate_from_settings
 
     # given: the job's two weekly retrains (7-day window) on an unchanged stream, the first deployed
-    job = RetrainJob(job.settings.model_copy(update={"window_days": 7}), job.layout, registry=job.registry)
-    first = _through_evaluate(job)
-    PromotionJob(job.settings, job.layout, registry=job.registry).deploy(first)
-    later = [f"2025-12-{d:02d}" for d in range(8, 15)]
-    for ds in later:
-        generate_and_write(job.settings, job.layout, ds)
+    job, later = _a_second_unchanged_week(job)
     evaluated = _through_evaluate(job, later[-1])
     # when: the benchmark replays the same days with the same settings
     path = Path(__file__).resolve().parents[3] / "bench" / "bench_gate.py"
