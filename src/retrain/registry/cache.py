@@ -140,8 +140,8 @@ class ModelCache:
 
         Args:
             reference: What the user named (the cache key, with the tracking URI).
-            fingerprint: `fingerprint()` taken before `resolved` was resolved; None records nothing
-                (the copy is still made and returned, and replaced by the next `put`).
+            fingerprint: `fingerprint()` taken before `resolved` was resolved; with None the entry never
+                matches (the copy is still made and returned, and replaced by the next `put`).
             resolved: What the reference resolved to; its `model_dir` is ignored.
             download: Copies the model folder into the given folder and returns the model folder's path
                 (`MlflowStore._download`).
