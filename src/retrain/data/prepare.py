@@ -77,8 +77,9 @@ def split_window(
 
     Train gets every row of the older days and `1 - holdout_fraction` of the fresh days' rows; validation
     gets the rest of the fresh rows, sampled with a fixed seed and stratified by label, so that the class
-    balance of the holdout matches the fresh data and a rerun picks exactly the same rows. Rows keep
-    their day order inside each frame.
+    balance of the holdout matches the fresh data and a rerun picks exactly the same rows. A class with a
+    single fresh row goes to train (it cannot be split by class). Rows keep their day order inside each
+    frame.
 
     Raises:
         DataValidationError: the fresh rows cannot be split by class, or train ends up with one class.
@@ -96,10 +97,15 @@ def split_window(
     older = [_tagged(frames, d, columns) for d in days if d not in fresh_set]
     recent = pd.concat([_tagged(frames, d, columns) for d in days if d in fresh_set], ignore_index=True)
     where = f"fresh days {sorted(fresh_set)}"
-    check_trainable(recent[TARGET], where)
+    # A class with one fresh row (a new class's first label) cannot be split by class: it is trained on,
+    # and the holdout is drawn from the other rows, so one such row never blocks a retrain.
+    counts = recent[TARGET].value_counts()
+    single = recent[TARGET].isin(counts.index[counts < 2]).to_numpy()
+    split_rows = np.flatnonzero(~single)
+    check_trainable(recent[TARGET].iloc[split_rows], where)
     try:
         train_rows, val_rows = train_test_split(
-            np.arange(len(recent)), test_size=holdout_fraction, stratify=recent[TARGET], random_state=seed
+            split_rows, test_size=holdout_fraction, stratify=recent[TARGET].iloc[split_rows], random_state=seed
         )
     except ValueError as exc:
         raise DataValidationError(
@@ -107,12 +113,12 @@ def split_window(
             "Fix: raise RETRAIN_HOLDOUT_DAYS or RETRAIN_ROWS_PER_DAY, or change RETRAIN_HOLDOUT_FRACTION."
         ) from None
     val = recent.iloc[np.sort(val_rows)].reset_index(drop=True)
-    train = pd.concat([*older, recent.iloc[np.sort(train_rows)]], ignore_index=True)
+    train = pd.concat([*older, recent.iloc[np.sort([*train_rows, *np.flatnonzero(single)])]], ignore_index=True)
     # Days may differ in kind (an int day and a float day, a bool day and a text day): one kind per column.
     window_kinds = split_kinds(pd.concat([train[columns], val[columns]], ignore_index=True))
     train = pd.concat([conform(train[columns], window_kinds), train[[TARGET, DS]]], axis=1)
     val = pd.concat([conform(val[columns], window_kinds), val[[TARGET, DS]]], axis=1)
-    check_trainable(train[TARGET], f"training rows of days {days}")
+    check_trainable(train[TARGET], f"training rows of days {days}", stratified=False)
     return train, val
 
 

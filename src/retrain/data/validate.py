@@ -236,11 +236,13 @@ def validate_day(
     return features, labels
 
 
-def check_trainable(y: pd.Series, where: str) -> None:
-    """Refuse labels a classifier cannot learn from: fewer than two classes, or a class with one row.
+def check_trainable(y: pd.Series, where: str, *, stratified: bool = True) -> None:
+    """Refuse labels a classifier cannot learn from: fewer than two classes, or (to be split by class,
+    `stratified`) a class with one row.
 
     A single-class window makes every estimator fail (or worse, predict a constant that scores well on a
-    single-class holdout), and a stratified split needs at least two rows of every class.
+    single-class holdout), and a stratified split needs at least two rows of every class; a class with
+    one row can still be trained on.
     """
     counts = pd.Series(y).value_counts().sort_index()
     shown = ", ".join(f"{label}: {count}" for label, count in counts.items()) or "no rows"
@@ -250,7 +252,7 @@ def check_trainable(y: pd.Series, where: str) -> None:
             "Fix: widen the window (RETRAIN_WINDOW_DAYS) or check the labels of these days."
         )
     rare = [label for label, count in counts.items() if count < 2]
-    if rare:
+    if rare and stratified:
         raise DataValidationError(
             f"{where}: class(es) {rare} have a single row ({shown}); a stratified split needs at least two rows "
             "per class. Fix: widen the window (RETRAIN_WINDOW_DAYS) or drop or merge the rare class."

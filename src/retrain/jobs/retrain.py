@@ -215,8 +215,8 @@ class RetrainJob:
         train, holdout = split_window(
             frames, list(run.holdout_days), self.settings.holdout_fraction, self.settings.seed
         )
-        check_trainable(train["target"], where="the training split")
-        check_trainable(holdout["target"], where="the holdout split")
+        check_trainable(train["target"], where="the training split", stratified=False)
+        check_trainable(holdout["target"], where="the holdout split", stratified=False)
         write_split(self.layout, run.ds, train, holdout)
         log.info("train %d rows, holdout %d rows", len(train), len(holdout))
         return dataclasses.replace(run, train_rows=len(train), holdout_rows=len(holdout))

@@ -118,6 +118,18 @@ def test_split_is_stratified() -> None:
     assert val["target"].sum() == 10  # exactly 10% positives, as in the fresh rows
 
 
+def test_a_new_class_with_one_fresh_row_is_trained_on_not_a_blocked_retrain() -> None:
+    # given: a new class whose first (and only) label landed on a fresh day
+    frames = {ds: (features, labels.astype(str)) for ds, (features, labels) in _frames(DAYS[:4]).items()}
+    features, labels = frames[DAYS[3]]
+    labels.iloc[0] = "new"
+    # when: the window is split / then that row is trained on, and the holdout is drawn from the others
+    train, val = split_window(frames, DAYS[2:4], 0.5, seed=1)
+    assert (train["target"] == "new").sum() == 1 and "new" not in set(val["target"])
+    assert len(train) + len(val) == 400 and len(val) == 100  # half of the 199 other fresh rows, rounded up
+    assert train["ds"].tolist() == sorted(train["ds"])
+
+
 def test_split_is_reproducible_and_depends_on_the_seed() -> None:
     frames = _frames(DAYS[:4])
     first = split_window(frames, DAYS[2:4], 0.5, seed=1)
