@@ -157,7 +157,8 @@ def read_target(path: Path, expected_rows: int, *, data_path: Path | None = None
         raise DataValidationError.at(
             path,
             f"no {TARGET!r} column; the header has {found}",
-            fix=f"name the label column {TARGET!r} on the first line",
+            fix=f"name the label column {TARGET!r} on the first line (a folder's target files always use "
+            "that name; RETRAIN_LABEL_COLUMN picks the label column of a database source)",
         )
     table = read_table(path, info, {TARGET: pyarrow.string()}, quote=True)
     column = missing_as_null(table.column(TARGET))
