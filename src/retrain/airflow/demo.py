@@ -73,11 +73,13 @@ def run_timeline(settings: Settings, console: Console, log_path: Path) -> DemoTi
     """Run `settings.demo_days` days from `settings.demo_start`; stop at the first failed DAG run."""
     import os
 
-    from retrain.airflow.runner import DagRunner
+    from retrain.ops.startup import starting
 
     timeline = DemoTimeline()
     started = time.monotonic()
-    with console.status("Preparing Airflow (metadata database, DAG parsing)…"):
+    with console.status("Preparing Airflow (metadata database, DAG parsing)…"), starting():
+        from retrain.airflow.runner import DagRunner
+
         runner = DagRunner(project_dags_folder(), Path(os.environ["AIRFLOW_HOME"]))
     daily_after_champion = [d for d in ("batch_predict", "monitor_drift") if d in runner.bag.dag_ids]
     layout = Layout(settings.data_dir)

@@ -19,6 +19,9 @@ class _RedactedErrors(typer.Typer):
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from retrain.ops.startup import skip_collection_at_exit
+
+        skip_collection_at_exit()  # ~1 s of every command that imported Airflow (see the module)
         try:
             return super().__call__(*args, **kwargs)
         except Exception as exc:  # SystemExit (typer.Exit, click's exits) is not an Exception: it passes

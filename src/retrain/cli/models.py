@@ -115,17 +115,19 @@ def predict(
         )
     if backend not in ("auto", "sklearn", "onnx"):  # retrain.scoring.backends.BACKENDS, before anything loads
         raise typer.BadParameter(f"{backend!r} is not one of auto, sklearn, onnx", param_hint="--backend")
+    from retrain.ops.startup import starting
     from retrain.registry.lookup import find_model
 
     lookup = find_model(settings, model)  # the model cache, else a child process asking MLflow meanwhile
-    import skops.io  # noqa: F401  (the scoring libraries load while the lookup runs)
-    from pyarrow import ArrowInvalid
-    from rich.markup import escape
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    with starting():  # the scoring libraries load while the lookup runs, with no collection over them
+        import skops.io  # noqa: F401
+        from pyarrow import ArrowInvalid
+        from rich.markup import escape
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from retrain.scoring.engine import ScoringInputError, score_file
+        from retrain.scoring.engine import ScoringInputError, score_file
 
-    estimator, model, version = _load_for_scoring(settings, model, lookup, allow_unverified)
+        estimator, model, version = _load_for_scoring(settings, model, lookup, allow_unverified)
     columns = (TextColumn("[bold]scoring"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn())
     with Progress(*columns, console=err) as progress:
         bar = progress.add_task("scoring", total=None)

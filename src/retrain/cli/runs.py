@@ -179,10 +179,13 @@ def run(
 
 def _runner(dag_id: str, errors: Console) -> Any:
     """The DAGs parsed once; an unknown `dag_id` prints one line to `errors` and exits 2."""
-    from retrain.airflow.runner import DagRunner
     from retrain.ops.home import project_dags_folder
+    from retrain.ops.startup import starting
 
-    runner = DagRunner(project_dags_folder(), Path(os.environ["AIRFLOW_HOME"]))
+    with starting():  # importing Airflow and parsing the DAGs: no collection over what they create
+        from retrain.airflow.runner import DagRunner
+
+        runner = DagRunner(project_dags_folder(), Path(os.environ["AIRFLOW_HOME"]))
     try:
         runner.dag(dag_id)
     except KeyError as exc:

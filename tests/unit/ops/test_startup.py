@@ -1,0 +1,71 @@
+"""A command's start-up without collections, and its end without the final ones."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from retrain.ops.startup import skip_collection_at_exit, starting
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen() -> Iterator[None]:
+    yield
+    gc.unfreeze()  # what a test froze goes back to the collector, for the rest of the session
+    gc.enable()
+
+
+def test_nothing_is_collected_while_starting_and_what_it_made_is_frozen_after() -> None:
+    gc.unfreeze()
+    before = gc.get_freeze_count()
+    with starting():
+        assert not gc.isenabled()
+        made = [[i] for i in range(1000)]  # tracked containers, created while starting
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= before + len(made)
+    assert not any(gc.is_tracked(x) and x in gc.get_objects() for x in made[:3])  # not in any generation
+
+
+def test_the_collector_is_back_on_after_an_error_while_starting() -> None:
+    with pytest.raises(RuntimeError), starting():
+        raise RuntimeError("an import failed")
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_had_turned_off_stays_off() -> None:
+    gc.disable()
+    with starting():
+        pass
+    assert not gc.isenabled()
+
+
+def test_shutdown_still_runs_the_other_exit_handlers_and_finalizes_garbage(tmp_path) -> None:
+    # a process that registers the freeze first, then an exit handler, and drops a reference cycle
+    # whose finalizer writes a file (garbage only a collection finalizes: the collector is off)
+    finalized, handler = tmp_path / "finalized.txt", tmp_path / "handler.txt"
+    script = f"""
+import atexit, gc
+from retrain.ops.startup import skip_collection_at_exit
+skip_collection_at_exit()
+atexit.register(lambda: open({str(handler)!r}, "w").write("ran"))
+class Holder:
+    def __del__(self):
+        with open({str(finalized)!r}, "w") as f:
+            f.write("finalized")
+gc.disable()
+h = Holder(); h.me = h
+del h
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert handler.read_text() == "ran"
+    assert finalized.read_text() == "finalized"
+
+
+def test_registering_twice_is_harmless() -> None:
+    skip_collection_at_exit()
+    skip_collection_at_exit()  # one more freeze at exit: idempotent by nature
