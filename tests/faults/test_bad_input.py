@@ -440,11 +440,13 @@ def test_a_tampered_model_artifact_is_refused(home: Home) -> None:
     from retrain.registry import Registry
     from retrain.settings import load_settings
 
-    # given: one byte of the champion's model file changed on disk
+    # given: one byte of the champion's model file changed on disk, in the store and in the model cache
+    # (a cached copy that fails its checks is fetched again from the store, which is refused in turn)
     settings = load_settings()
     champion = Registry.from_settings(settings).champion()
     files = [p for p in settings.mlflow_artifact_root.rglob("model.skops")]
     assert files, "no model file found under the artifact root"
+    files += list((settings.data_dir / "cache").rglob("model.skops"))
     originals = {p: p.read_bytes() for p in files}
     for path, content in originals.items():
         path.write_bytes(content[:-1] + bytes([content[-1] ^ 1]))

@@ -231,7 +231,8 @@ def test_predict_follows_the_champion_through_its_cache(home, tmp_path: Path) ->
     _settle_store()
     assert scored_by() == {"1"}
     cache = Path(load_settings().data_dir) / "cache" / "models"
-    assert len(list(cache.glob("*.json"))) == 1
+    assert len(list(cache.glob("*.json"))) == 2  # the champion alias, and the version it pins, on one copy
+    assert len([p for p in cache.iterdir() if p.is_dir()]) == 1
     assert scored_by() == {"1"}  # answered by the cache: the store did not change
     # when: the cached copy is damaged on disk / then it is refused, fetched again, and v1 still scores
     cached_file = next(cache.glob("*/model.skops"))

@@ -10,6 +10,7 @@ import pytest
 
 from retrain.layout import Layout
 from retrain.registry import Registry
+from retrain.registry.cached import CachedRegistry
 from retrain.settings import load_settings
 from tests.integration.conftest import champion_and_a_spare_version, days
 
@@ -36,15 +37,15 @@ def test_mapped_batches_merge_in_order_with_the_pinned_version(runner, monkeypat
     # and: batches of 300 rows (1000 rows: 4 batches, the last one short), and a promotion to v2
     # that lands while the first batch is being scored
     monkeypatch.setenv("RETRAIN_BATCH_ROWS", "300")
-    original_load = Registry.load_model
+    original_load = CachedRegistry.load_model  # what the job loads through (the model cache, then MLflow)
     promoted: list[str] = []
 
-    def load_and_promote_meanwhile(self, ref_or_uri, **kwargs):  # type: ignore[no-untyped-def]
+    def load_and_promote_meanwhile(self, uri):  # type: ignore[no-untyped-def]
         if not promoted:
-            promoted.append(self.promote(v2, expected_current="1", reason="concurrent promotion (test)") or "")
-        return original_load(self, ref_or_uri, **kwargs)
+            promoted.append(self.registry.promote(v2, expected_current="1", reason="concurrent promotion (test)") or "")
+        return original_load(self, uri)
 
-    monkeypatch.setattr(Registry, "load_model", load_and_promote_meanwhile)
+    monkeypatch.setattr(CachedRegistry, "load_model", load_and_promote_meanwhile)
 
     # when
     ds = timeline[7]
@@ -67,7 +68,7 @@ def test_mapped_batches_merge_in_order_with_the_pinned_version(runner, monkeypat
     assert not layout.prediction_parts(ds).exists()
 
     # and: the scores equal the model's own predict_proba, row for row
-    monkeypatch.setattr(Registry, "load_model", original_load)
+    monkeypatch.setattr(CachedRegistry, "load_model", original_load)
     model = registry.load_model(f"models:/{settings.model_name}/1")
     features = pd.read_csv(layout.raw_data(ds))
     expected = model.predict_proba(features[list(model.feature_names_in_)])[:, 1]

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from retrain.layout import Layout
     from retrain.notify import ChannelResult, DriftMessage
     from retrain.registry import ModelRef, Registry
+    from retrain.registry.cached import CachedRegistry
     from retrain.settings import Settings
 
 __all__ = ["DriftResult", "MonitorJob", "drift_alert_text"]
@@ -89,15 +90,16 @@ class MonitorJob:
 
     settings: Settings
     layout: Layout
-    registry: Registry
+    registry: Registry | CachedRegistry
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MonitorJob:
         """The job on the settings' data folder and registry."""
         from retrain.layout import Layout
-        from retrain.registry import Registry
+        from retrain.registry.cached import CachedRegistry
 
-        return cls(settings, Layout(settings.data_dir), Registry.from_settings(settings))
+        # the model cache answers while the store is unchanged: MLflow is imported only on a miss
+        return cls(settings, Layout(settings.data_dir), CachedRegistry.from_settings(settings))
 
     def champion_columns(self, champion: ModelRef) -> list[str]:
         """The feature columns the champion reads, in its order (from the verified model itself).

@@ -33,6 +33,7 @@ from retrain.jobs._payload import Payload
 if TYPE_CHECKING:
     from retrain.layout import Layout
     from retrain.registry import Registry
+    from retrain.registry.cached import CachedRegistry
     from retrain.settings import Settings
 
 __all__ = [
@@ -182,15 +183,16 @@ class PredictJob:
 
     settings: Settings
     layout: Layout
-    registry: Registry
+    registry: Registry | CachedRegistry
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PredictJob:
         """The job on the settings' data folder and registry."""
         from retrain.layout import Layout
-        from retrain.registry import Registry
+        from retrain.registry.cached import CachedRegistry
 
-        return cls(settings, Layout(settings.data_dir), Registry.from_settings(settings))
+        # the model cache answers while the store is unchanged: MLflow is imported only on a miss
+        return cls(settings, Layout(settings.data_dir), CachedRegistry.from_settings(settings))
 
     def run(self, ds: str, model_uri: str | None = None) -> DayPredictions:
         """All steps in this process: resolve, check and split, score every batch, merge."""

@@ -19,7 +19,8 @@ Modules, one job each:
 | `locks` | the promotion lock: PostgreSQL advisory lock across hosts, else a file lock |
 | `loading` | finding a model with MLflow and downloading it, for `verified` to check and load |
 | `verified` | loading a local model folder: checksum, exact type allow-list (`trusted_types`), skops (no MLflow) |
-| `cache` | `retrain predict`'s local copies of resolved models, reused while the SQLite store is unchanged |
+| `cache` | local copies of resolved models, reused while the SQLite store is unchanged |
+| `cached` | `CachedRegistry`: the champion and its verified model for the daily jobs, from the cache first |
 | `quiet` | MLflow's expected log chatter, muted |
 | `service` | `Registry`, assembled from the above |
 """

@@ -1,4 +1,6 @@
-"""`retrain predict`'s model cache: what a model reference resolved to, reused while the store is unchanged.
+"""The model cache: what a model reference resolved to, reused while the store is unchanged.
+
+Used by `retrain predict` and by the jobs that load the champion every day (`registry.cached`).
 
 Resolving `models:/NAME@champion` (or any reference) needs MLflow, and importing MLflow and opening its
 store costs about 2 s: more than scoring a small file. When the store is a SQLite file (the default),
@@ -28,10 +30,10 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from retrain.io import read_json, write_json
+from retrain.io import default_file_mode, read_json, write_json
 from retrain.registry.refs import RegistryError, parse_model_uri
 
 SETTLE_SECONDS = 2.0
@@ -55,6 +57,9 @@ class CachedModel:
     version: str
     sha256: str | None
     model_dir: Path
+    run_id: str | None = None
+    tags: dict[str, str] | None = None
+    """The registered version's tags (training window, metric, ...); None when not recorded."""
 
 
 class ModelCache:
@@ -112,8 +117,16 @@ class ModelCache:
             return None
         if entry.get("tracking_uri") != self.tracking_uri or entry.get("reference") != reference:
             return None  # a hash collision, or a copied entry: never someone else's model
+        tags = entry.get("tags")
         try:
-            found = CachedModel(str(entry["uri"]), str(entry["version"]), entry.get("sha256"), self._copy(entry))
+            found = CachedModel(
+                str(entry["uri"]),
+                str(entry["version"]),
+                entry.get("sha256"),
+                self._copy(entry),
+                entry.get("run_id"),
+                {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else None,
+            )
         except (KeyError, ValueError):
             return None
         return found if _consistent(found) else None
@@ -157,7 +170,20 @@ class ModelCache:
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
-        cached = CachedModel(resolved.uri, resolved.version, resolved.sha256, model_dir)
+        for path in target.rglob("*"):  # MLflow copies its source's modes: give the ones a file written here gets
+            if path.is_file():
+                path.chmod(default_file_mode())
+        cached = replace(resolved, model_dir=model_dir)
+        self.record(reference, fingerprint, cached)
+        self._remove_old_copies(key, keep=target.name)
+        return cached
+
+    def record(self, reference: str, fingerprint: str | None, cached: CachedModel) -> None:
+        """Record `cached` (a copy already in this cache) as what `reference` resolves to.
+
+        `fetch` records an alias's pinned version this way too (`models:/NAME/3` beside
+        `models:/NAME@champion`), so a job that pins the champion and loads the pin finds both.
+        """
         entry = {
             "reference": reference,
             "tracking_uri": self.tracking_uri,
@@ -165,11 +191,11 @@ class ModelCache:
             "uri": cached.uri,
             "version": cached.version,
             "sha256": cached.sha256,
-            "folder": model_dir.relative_to(self.folder).as_posix(),
+            "run_id": cached.run_id,
+            "tags": cached.tags,
+            "folder": cached.model_dir.relative_to(self.folder).as_posix(),
         }
         write_json(self._entry_file(reference), entry)
-        self._remove_old_copies(key, keep=target.name)
-        return cached
 
     def _key(self, reference: str) -> str:
         return hashlib.sha256(f"{self.tracking_uri}\n{reference}".encode()).hexdigest()[:24]

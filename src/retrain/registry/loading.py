@@ -15,7 +15,6 @@ from retrain.registry.refs import (
     SHA_TAG,
     ModelNotFoundError,
     ModelRef,
-    PinnedModel,
     parse_model_uri,
     version_uri,
 )
@@ -93,9 +92,13 @@ class Loading(MlflowStore):
         with self._fluent():
             if parts.in_registry:
                 found = self._resolve_version(parts)
-                pinned, sha = self._pinned(found), (found.tags or {}).get(SHA_TAG)
+                tags = dict(found.tags or {})
+                pinned = self._pinned(found)
+                resolved = CachedModel(pinned.uri, pinned.version, tags.get(SHA_TAG), Path(), found.run_id, tags)
             else:
                 uri, sha = self._expected_sha(reference)
-                pinned = PinnedModel(uri=uri, version=uri)
-            resolved = CachedModel(pinned.uri, pinned.version, sha, Path())
-            return cache.put(reference, fingerprint, resolved, lambda folder: self._download(pinned.uri, folder))
+                resolved = CachedModel(uri, uri, sha, Path())
+            cached = cache.put(reference, fingerprint, resolved, lambda folder: self._download(resolved.uri, folder))
+        if parts.in_registry and reference != cached.uri:  # the pin of an alias or `latest` names the same copy
+            cache.record(cached.uri, fingerprint, cached)
+        return cached

@@ -1,0 +1,100 @@
+"""The daily jobs' registry: the champion and its model from the model cache, MLflow only on a miss."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from tests.unit.registry.test_cache import _settle
+
+from retrain.registry import Registry
+from retrain.registry.cached import CachedRegistry
+
+
+def _settings(registry: Registry, tmp_path: Path) -> Any:
+    # the four settings CachedRegistry reads, as the typed settings name them
+    return SimpleNamespace(
+        model_name=registry.model_name,
+        mlflow_tracking_uri=registry.tracking_uri,
+        data_dir=tmp_path / "data",
+        allow_unverified_models=False,
+    )
+
+
+def test_the_champion_and_its_model_come_from_the_cache_once_fetched(
+    registry: Registry, logreg: Any, data: Any, new_version: Any, tmp_path: Path
+) -> None:
+    # given a champion, asked for once through MLflow
+    X, _ = data
+    version = new_version(logreg, X, "2025-12-01")
+    registry.promote(version, expected_current=None, reason="first")
+    _settle(registry.tracking_uri)
+    settings = _settings(registry, tmp_path)
+    first = CachedRegistry(settings, registry).champion()
+    expected = registry.champion()
+    assert first == expected  # the same version, URI, run and tags (the training window among them)
+    # when another process asks for the champion and loads its pin, the store unchanged
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from types import SimpleNamespace
+        from pathlib import Path
+        from retrain.registry.cached import CachedRegistry
+        settings = SimpleNamespace(model_name={registry.model_name!r}, mlflow_tracking_uri={registry.tracking_uri!r},
+                                   data_dir=Path({str(settings.data_dir)!r}), allow_unverified_models=False)
+        cached = CachedRegistry(settings)
+        champion = cached.champion()
+        model = cached.load_model(champion.uri)
+        print(champion.version, champion.tags["ds"], type(model).__name__, "mlflow" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    # then: both answered without importing MLflow
+    assert done.stdout.split() == [version, expected.tags["ds"], "LogisticRegression", "False"]
+
+
+def test_a_promotion_is_seen_at_once(
+    registry: Registry, logreg: Any, hgb: Any, data: Any, new_version: Any, tmp_path: Path
+) -> None:
+    X, _ = data
+    first, second = new_version(logreg, X, "2025-12-01"), new_version(hgb, X, "2025-12-08")
+    registry.promote(first, expected_current=None, reason="first")
+    _settle(registry.tracking_uri)
+    cached = CachedRegistry(_settings(registry, tmp_path), registry)
+    assert cached.champion().version == first
+    # when the champion moves (the store changes) / then the cache answers the new one, never the old
+    registry.promote(second, expected_current=first, reason="second")
+    assert cached.champion().version == second
+    _settle(registry.tracking_uri)
+    assert cached.champion().version == second
+    assert cached.pin(f"models:/{registry.model_name}@champion").version == second
+
+
+def test_a_damaged_cached_copy_is_fetched_again(
+    registry: Registry, logreg: Any, data: Any, new_version: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    X, _ = data
+    version = new_version(logreg, X, "2025-12-01")
+    uri = f"models:/{registry.model_name}/{version}"
+    _settle(registry.tracking_uri)
+    cached = CachedRegistry(_settings(registry, tmp_path), registry)
+    cached.load_model(uri)
+    found = cached.cache.get(uri)
+    assert found is not None
+    with open(found.model_dir / "model.skops", "ab") as handle:
+        handle.write(b"\0")
+    # when it is loaded / then the copy is refused, dropped, fetched again, and the model is the logged one
+    model = cached.load_model(uri)
+    np.testing.assert_array_equal(model.predict_proba(X), logreg.predict_proba(X))
+    assert "failed its checks" in caplog.text
+    assert cached.cache.get(uri).model_dir != found.model_dir
+
+
+def test_no_champion_is_none(registry: Registry, tmp_path: Path) -> None:
+    assert CachedRegistry(_settings(registry, tmp_path), registry).champion() is None
