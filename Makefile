@@ -55,6 +55,7 @@ bench: install ## benchmarks: print tables of rows/s, memory and ratios; the gat
 	$(BIN)/python bench/bench_retrain.py
 	$(BIN)/python bench/bench_gate.py
 	$(BIN)/python bench/bench_drift.py
+	$(BIN)/python bench/bench_runs.py
 	$(BIN)/python bench/bench_demo.py
 
 up: install ## the Airflow UI (:8080) and MLflow UI (:5000) on this project, login required; Ctrl-C stops everything

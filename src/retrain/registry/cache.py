@@ -74,13 +74,18 @@ class ModelCache:
         self.folder = Path(folder)
         self.tracking_uri = tracking_uri
 
+    @property
+    def applies(self) -> bool:
+        """Whether this store can be cached at all: a local SQLite file (not PostgreSQL, not a server)."""
+        return self.tracking_uri.startswith(_SQLITE)
+
     def fingerprint(self) -> str | None:
         """The registry's state as its SQLite files show it, or None when it cannot be cached.
 
         None when the store is not a local SQLite file, does not exist yet, or was written less than
         `SETTLE_SECONDS` ago.
         """
-        if not self.tracking_uri.startswith(_SQLITE):
+        if not self.applies:
             return None
         database = Path(self.tracking_uri[len(_SQLITE) :])
         parts, newest = [], 0

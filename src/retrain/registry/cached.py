@@ -3,7 +3,8 @@
 `batch_predict` and `monitor_drift` ask the same two things every day: which version is the champion
 (with its tags: the training window), and the verified model of a pinned version. While the SQLite
 store is unchanged, the model cache (`registry.cache`) answers both without importing MLflow (about
-2 s of every task process that does, and ~80 MB). On a miss, the MLflow registry answers and records
+2 s of every task process that does, and ~80 MB). Other stores (PostgreSQL, a tracking server) are
+asked directly, and nothing is copied outside their artifact store. On a miss, the MLflow registry answers and records
 what it found for the next task. The checks are never cached: every load verifies the copy (recorded
 SHA-256, type allow-list); a cached copy that fails them is dropped and fetched again, once.
 """
@@ -63,6 +64,8 @@ class CachedRegistry:
 
     def champion(self) -> ModelRef | None:
         """The champion version with its tags, or None (no store, model or alias yet); see `Registry.champion`."""
+        if not self.cache.applies:
+            return self.registry.champion()
         reference = f"models:/{self.settings.model_name}@{CHAMPION}"
         found = self.cache.get(reference)
         if found is None or found.tags is None:
@@ -92,7 +95,8 @@ class CachedRegistry:
                 check (a cached copy is fetched again once first); see `registry.verified`.
             RegistryError: The URI names nothing that exists.
         """
-        if not parse_model_uri(uri).in_registry:  # a run or a folder: its bytes are not the store's to vouch for
+        # a run or a folder: its bytes are not the store's to vouch for; a server's store: nothing to cache
+        if not parse_model_uri(uri).in_registry or not self.cache.applies:
             return self.registry.load_model(uri)
         found = self.cache.get(uri)
         if found is not None:

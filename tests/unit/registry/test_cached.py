@@ -98,3 +98,25 @@ def test_a_damaged_cached_copy_is_fetched_again(
 
 def test_no_champion_is_none(registry: Registry, tmp_path: Path) -> None:
     assert CachedRegistry(_settings(registry, tmp_path), registry).champion() is None
+
+
+def test_a_store_that_is_not_a_sqlite_file_is_asked_directly(tmp_path: Path) -> None:
+    # given a tracking server's URI, and a registry that records what it is asked
+    asked: list[str] = []
+
+    class Server:
+        def champion(self) -> None:
+            asked.append("champion")
+
+        def load_model(self, uri: str) -> str:
+            asked.append(uri)
+            return "model"
+
+    settings = SimpleNamespace(
+        model_name="m", mlflow_tracking_uri="http://127.0.0.1:5000", data_dir=tmp_path, allow_unverified_models=False
+    )
+    cached = CachedRegistry(settings, Server())  # type: ignore[arg-type]
+    # when / then: both questions go to the store, and nothing is copied into the data folder
+    assert cached.champion() is None and cached.load_model("models:/m/1") == "model"
+    assert asked == ["champion", "models:/m/1"]
+    assert not any(tmp_path.rglob("*"))
