@@ -32,7 +32,7 @@ from mlflow.cli import cli
 uri, name, raw, out, cli_out = sys.argv[1:]
 mlflow.set_tracking_uri(uri)
 model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
-print("TYPES", ";".join(f"{s.name}={s.type.name}" for s in model.metadata.get_input_schema().inputs))
+print("TYPES", ";".join(f"{s.name}={s.to_dict()['type']}" for s in model.metadata.get_input_schema().inputs))
 pd.DataFrame({"prediction": model.predict(pd.read_csv(raw))}).to_csv(out, index=False)
 # the `mlflow models predict` command itself, in this same process (one interpreter start less)
 command = ["models", "predict", "-m", f"models:/{name}@champion", "-i", raw, "-t", "csv", "-o", cli_out]
@@ -73,7 +73,7 @@ def plain_mlflow_reproduces(settings, raw: Path, predictions: pd.DataFrame, tmp_
     assert done.returncode == 0, done.stderr[-3000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("TYPES "))
     types = dict(item.split("=") for item in line.removeprefix("TYPES ").split(";"))
-    assert types["island"] == "string" and types["year"] == "long" and types["long_flippers"] == "boolean"
+    assert types["island"] == "string" and types["year"] == "long" and types["long_flippers"] == "any"  # has gaps
     assert types["bill_length_mm"] == "double"
     assert pd.read_csv(out)["prediction"].tolist() == predictions["prediction"].tolist()
     got = json.loads(cli_out.read_text())  # {"predictions": [...]}

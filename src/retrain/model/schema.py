@@ -158,16 +158,22 @@ class FeatureSchema:
         """The MLflow input schema with the real column types (long, double, string, boolean).
 
         Columns that may be missing are declared `required=False`, integers with missing values as
-        double (pandas holds them as float64).
+        double (pandas holds them as float64), and booleans with missing values as `any`: MLflow
+        casts a `boolean` column to NumPy's bool, which has no missing value, so the nullable
+        `boolean` column `pd.read_parquet` gives would be refused ("cannot convert float NaN to
+        bool") while the model itself takes it.
         """
         from mlflow.types import ColSpec, DataType, Schema
+        from mlflow.types.schema import AnyType
 
         types = {"int": DataType.long, "float": DataType.double, "string": DataType.string, "bool": DataType.boolean}
         specs = []
         for c in self.columns:
-            kind = types[c.kind]
+            kind: Any = types[c.kind]
             if c.kind == "int" and c.nullable:
                 kind = DataType.double
+            elif c.kind == "bool" and c.nullable:
+                kind = AnyType()
             specs.append(ColSpec(kind, c.name, required=not c.nullable))
         return Schema(specs)
 
