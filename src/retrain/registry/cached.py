@@ -64,7 +64,7 @@ class CachedRegistry:
 
     def champion(self) -> ModelRef | None:
         """The champion version with its tags, or None (no store, model or alias yet); see `Registry.champion`."""
-        if not self.cache.applies:
+        if self.cache.fingerprint() is None:  # not a SQLite file, or written a moment ago: nothing to record
             return self.registry.champion()
         reference = f"models:/{self.settings.model_name}@{CHAMPION}"
         found = self.cache.get(reference)
@@ -95,8 +95,9 @@ class CachedRegistry:
                 check (a cached copy is fetched again once first); see `registry.verified`.
             RegistryError: The URI names nothing that exists.
         """
-        # a run or a folder: its bytes are not the store's to vouch for; a server's store: nothing to cache
-        if not parse_model_uri(uri).in_registry or not self.cache.applies:
+        # a run or a folder: its bytes are not the store's to vouch for; a server's store, or one written a
+        # moment ago: nothing would be recorded, so no copy is made (a temporary one, as `Registry` does)
+        if not parse_model_uri(uri).in_registry or self.cache.fingerprint() is None:
             return self.registry.load_model(uri)
         found = self.cache.get(uri)
         if found is not None:

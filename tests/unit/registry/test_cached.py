@@ -120,3 +120,16 @@ def test_a_store_that_is_not_a_sqlite_file_is_asked_directly(tmp_path: Path) -> 
     assert cached.champion() is None and cached.load_model("models:/m/1") == "model"
     assert asked == ["champion", "models:/m/1"]
     assert not any(tmp_path.rglob("*"))
+
+
+def test_a_store_written_a_moment_ago_is_asked_and_nothing_is_copied(
+    registry: Registry, logreg: Any, data: Any, new_version: Any, tmp_path: Path
+) -> None:
+    # given a version registered just now (the store's fingerprint cannot be trusted yet)
+    X, _ = data
+    version = new_version(logreg, X, "2025-12-01")
+    cached = CachedRegistry(_settings(registry, tmp_path), registry)
+    # when its model is loaded / then it is the logged model, and no copy lands in the cache
+    model = cached.load_model(f"models:/{registry.model_name}/{version}")
+    np.testing.assert_array_equal(model.predict_proba(X), logreg.predict_proba(X))
+    assert not cached.cache.folder.exists() or not any(cached.cache.folder.iterdir())
