@@ -137,8 +137,19 @@ class ModelCache:
         return found if _consistent(found) else None
 
     def forget(self, reference: str) -> None:
-        """Drop the entry for `reference` (its copy failed the checks): the next lookup asks the store."""
-        self._entry_file(reference).unlink(missing_ok=True)
+        """Drop the entry for `reference` and its copy (which failed the checks): the next lookup asks the store.
+
+        Another entry naming the same copy (an alias and its pinned version) then misses as well.
+        """
+        entry_file = self._entry_file(reference)
+        try:
+            entry = read_json(entry_file)
+            inside = self._copy(entry).relative_to(self.folder.resolve()) if isinstance(entry, dict) else None
+        except (OSError, ValueError):
+            inside = None
+        entry_file.unlink(missing_ok=True)
+        if inside is not None and inside.parts:  # the copy's own folder of this cache, never the cache itself
+            shutil.rmtree(self.folder / inside.parts[0], ignore_errors=True)
 
     def _copy(self, entry: dict[str, object]) -> Path:
         """The entry's model folder, which must be a copy inside the cache holding an MLmodel."""

@@ -75,6 +75,9 @@ class CachedRegistry:
                 found = self.registry.fetch(reference, self.cache)
             except ModelNotFoundError:  # the alias moved away between the two questions
                 return None
+            log.info("champion: version %s, asked MLflow (the model cache had no answer)", found.version)
+        else:
+            log.info("champion: version %s, from the model cache (the store is unchanged)", found.version)
         return ModelRef(found.version, found.uri, found.run_id, dict(found.tags or {}))
 
     def pin(self, uri: str) -> PinnedModel:

@@ -93,8 +93,8 @@ class Loading(MlflowStore):
             if parts.in_registry:
                 found = self._resolve_version(parts)
                 tags = dict(found.tags or {})
-                pinned = self._pinned(found)
-                resolved = CachedModel(pinned.uri, pinned.version, tags.get(SHA_TAG), Path(), found.run_id, tags)
+                pinned, run_id = self._pinned(found), found.run_id or None
+                resolved = CachedModel(pinned.uri, pinned.version, tags.get(SHA_TAG), Path(), run_id, tags)
             else:
                 uri, sha = self._expected_sha(reference)
                 resolved = CachedModel(uri, uri, sha, Path())

@@ -94,6 +94,7 @@ def test_a_damaged_cached_copy_is_fetched_again(
     np.testing.assert_array_equal(model.predict_proba(X), logreg.predict_proba(X))
     assert "failed its checks" in caplog.text
     assert cached.cache.get(uri).model_dir != found.model_dir
+    assert not found.model_dir.exists()  # the damaged copy was deleted, not left behind
 
 
 def test_no_champion_is_none(registry: Registry, tmp_path: Path) -> None:
