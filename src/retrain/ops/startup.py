@@ -17,6 +17,8 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+_registered = False
+
 
 def _collect_once_then_freeze() -> None:
     gc.collect()  # garbage cycles are finalized (their __del__ runs), as at a normal shutdown
@@ -31,9 +33,13 @@ def skip_collection_at_exit() -> None:
     reachable from a module at exit is freed by reference counting as usual, and a reference cycle
     among such objects is left to the operating system, for which CPython gives no guarantee either
     ("It is not guaranteed that __del__() methods are called for objects that still exist when the
-    interpreter exits", the data model reference). Call it first thing in a command.
+    interpreter exits", the data model reference). Call it first thing in a command; once per process
+    (a test that runs many commands in one process registers it once).
     """
-    atexit.register(_collect_once_then_freeze)
+    global _registered
+    if not _registered:
+        atexit.register(_collect_once_then_freeze)
+        _registered = True
 
 
 @contextmanager

@@ -66,6 +66,14 @@ del h
     assert finalized.read_text() == "finalized"
 
 
-def test_registering_twice_is_harmless() -> None:
-    skip_collection_at_exit()
-    skip_collection_at_exit()  # one more freeze at exit: idempotent by nature
+def test_registering_twice_leaves_one_exit_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    import atexit
+
+    from retrain.ops import startup
+
+    registered: list[object] = []
+    monkeypatch.setattr(startup, "_registered", False)
+    monkeypatch.setattr(atexit, "register", registered.append)
+    for _ in range(3):  # three commands run in one process (a test's CLI runner)
+        skip_collection_at_exit()
+    assert len(registered) == 1  # one collection at exit, however many commands ran
