@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -25,11 +26,38 @@ class ServiceError(RuntimeError):
     """A service failed to start, died, or did not become ready in time; the message says which and why."""
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for ports it picks itself (Linux default 32768-60999)."""
+    try:
+        low, high = (int(part) for part in _EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return low, high
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the kernel's ephemeral range.
+
+    A port from `bind(("127.0.0.1", 0))` is in the ephemeral range, the same range the kernel draws
+    from for every outgoing connection: a service that binds it seconds later (Airflow's API server
+    after its start-up) found it taken by a client's connection to PostgreSQL. Ports below (or above)
+    that range are never handed out implicitly, so only another listener can take them.
+    """
+    low, high = _ephemeral_range()
+    candidates = range(10_000, low) if low > 11_000 else range(high + 1, 65_536)
+    pick = random.SystemRandom()
+    for _ in range(200):
+        port = pick.choice(candidates)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise ServiceError(f"found no free TCP port on 127.0.0.1 in {candidates.start}-{candidates.stop - 1}")
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,8 @@ from tests.helpers.telegram_server import Reply, TelegramServer
 from tests.unit.notify.conftest import CHAT, TOKEN, Sleeps, telegram_env
 
 from retrain.notify import ChannelResult, send
+from retrain.ops.supervisor import free_port
 from retrain.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 # --- Telegram ---------------------------------------------------------------------------------------
 
