@@ -28,7 +28,7 @@ from retrain.jobs._payload import Payload
 if TYPE_CHECKING:
     from retrain.layout import Layout
     from retrain.notify import ChannelResult, DriftMessage
-    from retrain.registry import ModelRef, Registry
+    from retrain.registry import ModelRef
     from retrain.registry.cached import CachedRegistry
     from retrain.settings import Settings
 
@@ -85,12 +85,12 @@ class MonitorJob:
     Attributes:
         settings: The typed settings (drift thresholds, consecutive days, cooldown, ledger path).
         layout: Where the days live.
-        registry: The model registry (the champion, its tags and its feature columns).
+        registry: The model registry's cached read side (the champion, its tags and its feature columns).
     """
 
     settings: Settings
     layout: Layout
-    registry: Registry | CachedRegistry
+    registry: CachedRegistry
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MonitorJob:
@@ -102,15 +102,13 @@ class MonitorJob:
         return cls(settings, Layout(settings.data_dir), CachedRegistry.from_settings(settings))
 
     def champion_columns(self, champion: ModelRef) -> list[str]:
-        """The feature columns the champion reads, in its order (from the verified model itself).
+        """The feature columns the champion reads, in its order (from the verified model, or its cache entry).
 
         Raises:
             retrain.registry.TamperedModelError, retrain.registry.UntrustedModelError: The champion's
                 artifact was modified or holds untrusted types.
         """
-        from retrain.scoring import feature_columns
-
-        return feature_columns(self.registry.load_model(champion.uri))
+        return self.registry.feature_columns(champion.uri)
 
     def run(self, ds: str) -> DriftResult:
         """Assess `ds`, record it in the ledger (once per day and champion) and say whether to retrain.

@@ -60,6 +60,8 @@ class CachedModel:
     run_id: str | None = None
     tags: dict[str, str] | None = None
     """The registered version's tags (training window, metric, ...); None when not recorded."""
+    columns: tuple[str, ...] | None = None
+    """The model's input columns in its order, once a load of this copy has shown them; else None."""
 
 
 class ModelCache:
@@ -122,7 +124,7 @@ class ModelCache:
             return None
         if entry.get("tracking_uri") != self.tracking_uri or entry.get("reference") != reference:
             return None  # a hash collision, or a copied entry: never someone else's model
-        tags = entry.get("tags")
+        tags, columns = entry.get("tags"), entry.get("columns")
         try:
             found = CachedModel(
                 str(entry["uri"]),
@@ -131,6 +133,7 @@ class ModelCache:
                 self._copy(entry),
                 entry.get("run_id"),
                 {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else None,
+                tuple(str(c) for c in columns) if isinstance(columns, list) else None,
             )
         except (KeyError, ValueError):
             return None
@@ -209,9 +212,20 @@ class ModelCache:
             "sha256": cached.sha256,
             "run_id": cached.run_id,
             "tags": cached.tags,
+            "columns": None if cached.columns is None else list(cached.columns),
             "folder": cached.model_dir.relative_to(self.folder).as_posix(),
         }
         write_json(self._entry_file(reference), entry)
+
+    def record_columns(self, reference: str, columns: list[str]) -> None:
+        """Add the model's input columns, learnt by loading the copy, to the entry for `reference`.
+
+        Nothing is recorded when the entry no longer matches the store (it changed since).
+        """
+        fingerprint = self.fingerprint()
+        found = self.get(reference)
+        if fingerprint is not None and found is not None:
+            self.record(reference, fingerprint, replace(found, columns=tuple(columns)))
 
     def _key(self, reference: str) -> str:
         return hashlib.sha256(f"{self.tracking_uri}\n{reference}".encode()).hexdigest()[:24]

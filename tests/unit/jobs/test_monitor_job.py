@@ -9,6 +9,7 @@ from tests.unit.jobs.conftest import LATER, ChampionHome, build_home
 from retrain.data.errors import DataValidationError
 from retrain.jobs.monitor import DriftResult, MonitorJob, drift_alert_text
 from retrain.records import ledger
+from retrain.registry.cached import CachedRegistry
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def home(clean_env) -> ChampionHome:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def job(home: ChampionHome) -> MonitorJob:
-    return MonitorJob(home.settings, home.layout, home.registry)
+    return MonitorJob(home.settings, home.layout, CachedRegistry(home.settings, home.registry))
 
 
 def _drift_entries(home: ChampionHome, ds: str) -> list[dict]:

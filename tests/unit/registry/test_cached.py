@@ -97,6 +97,38 @@ def test_a_damaged_cached_copy_is_fetched_again(
     assert not found.model_dir.exists()  # the damaged copy was deleted, not left behind
 
 
+def test_the_columns_come_from_the_entry_once_a_load_showed_them(
+    registry: Registry, logreg: Any, data: Any, new_version: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    X, _ = data
+    uri = f"models:/{registry.model_name}/{new_version(logreg, X, '2025-12-01')}"
+    _settle(registry.tracking_uri)
+    cached = CachedRegistry(_settings(registry, tmp_path), registry)
+    # the first ask loads the verified model and records what it shows
+    assert cached.feature_columns(uri) == list(X.columns)
+    assert cached.cache.get(uri).columns == tuple(X.columns)
+    # when asked again, with loading made impossible / then the entry answers without a load
+    monkeypatch.setattr("retrain.registry.cached.load_model_dir", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert cached.feature_columns(uri) == list(X.columns)
+
+
+def test_a_tampered_copy_is_not_vouched_for_by_its_recorded_columns(
+    registry: Registry, logreg: Any, data: Any, new_version: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    X, _ = data
+    uri = f"models:/{registry.model_name}/{new_version(logreg, X, '2025-12-01')}"
+    _settle(registry.tracking_uri)
+    cached = CachedRegistry(_settings(registry, tmp_path), registry)
+    cached.feature_columns(uri)
+    damaged = cached.cache.get(uri).model_dir
+    with open(damaged / "model.skops", "ab") as handle:
+        handle.write(b"\0")
+    # when the columns are asked for / then the copy's checksum fails, the model is fetched and loaded again
+    assert cached.feature_columns(uri) == list(X.columns)
+    assert "failed its checks" in caplog.text
+    assert not damaged.exists()
+
+
 def test_no_champion_is_none(registry: Registry, tmp_path: Path) -> None:
     assert CachedRegistry(_settings(registry, tmp_path), registry).champion() is None
 
