@@ -29,6 +29,7 @@ from retrain.airflow.execution_api import serve_only_newest_version  # noqa: E40
 from retrain.airflow.run_guard import RunInProgressError, exclusive_run  # noqa: E402
 from retrain.io import file_lock  # noqa: E402
 from retrain.ops.signals import Stopped  # noqa: E402
+from retrain.ops.startup import young_collections_only  # noqa: E402
 
 __all__ = ["DagRunner", "RunInProgressError", "RunResult", "ensure_database", "redact_console_logs"]
 
@@ -123,6 +124,7 @@ class DagRunner:
             exclusive_run(self.airflow_home, dag_id, day, logical_date),
             task_errors() as errors,
             resolve_timeouts(dag),
+            young_collections_only(),  # the tasks' imports: no full collections over them (see the module)
         ):
             dag_run = dag.test(logical_date=logical_date, run_conf=conf)
         tasks: dict[str, str] = {}

@@ -156,7 +156,10 @@ def run(
     days = _days(date, start, end)
     settings = settings_or_exit()
     if dag_id == "retrain":  # the only DAG that builds the estimator (the others skip scikit-learn's import)
-        usable_or_exit(settings)
+        from retrain.ops.startup import starting
+
+        with starting():  # scikit-learn's import, with no collection over it
+            usable_or_exit(settings)
     prepare_airflow(settings)
     conf = {"trigger": trigger} if trigger else None
     if len(days) > 1 or start:

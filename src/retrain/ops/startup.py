@@ -8,6 +8,13 @@ interpreter shuts down, where nothing is left to gain. Measured on `retrain run 
 exit, → 4.1 s with none during the start either. The technique is the one CPython documents for
 `gc.freeze()`: collect nothing while starting, then move what exists to the permanent generation, so
 later collections (a task's own work) walk only new objects.
+
+A DAG run's tasks import their own libraries (scikit-learn, skops, MLflow, matplotlib: about a million
+objects more), and each full collection walks everything not frozen, once per 25 % of growth. During a
+run only the young generations are collected (`young_collections_only`): garbage that dies young, as a
+task's work makes it, is still freed at once; the full collection runs once, when the run ends.
+Measured on `retrain run batch_predict --date D` (2 cores, 4 runs each way, alternated): no full
+collection during the run 0.99x of no collection at all, and 0.88x of today's collector.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _registered = False
+
+_NEVER = 1_000_000_000
+"""A third-generation threshold no run reaches: CPython starts a full collection only past it."""
 
 
 def _collect_once_then_freeze() -> None:
@@ -59,3 +69,20 @@ def starting() -> Iterator[None]:
         gc.freeze()
         if was_enabled:
             gc.enable()
+
+
+@contextmanager
+def young_collections_only() -> Iterator[None]:
+    """Inside the block, collect the young generations only; one full collection on leaving.
+
+    For a DAG run: its tasks' imports would otherwise trigger full collections over every object not
+    frozen, while the cycles its work leaves behind are young and still collected. The thresholds are
+    restored on leaving, even by an error, then one full collection frees what the block left.
+    """
+    threshold = gc.get_threshold()
+    gc.set_threshold(threshold[0], threshold[1], _NEVER)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.collect()

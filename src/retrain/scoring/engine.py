@@ -38,7 +38,7 @@ from typing import Any
 
 from retrain.io import atomic_path
 from retrain.scoring import ScoringInputError, pipeline, readers
-from retrain.scoring.backends import BACKENDS, VERIFY_ROWS, Predictor, available_cpus
+from retrain.scoring.backends import AUTO_ONNX_MIN_ROWS, BACKENDS, Predictor, available_cpus
 from retrain.scoring.merge import merge_parts
 from retrain.scoring.pipeline import Progress
 from retrain.scoring.writers import OUTPUT_COLUMNS
@@ -164,15 +164,20 @@ def _resolve_columns(model: Any, columns: Sequence[str] | None) -> list[str]:
     return columns
 
 
-def _rows_at_most(path: Path, columns: int, start: int, stop: int | None) -> int:
-    """An upper bound of the data rows [start, stop) of `path` holds, read without parsing it.
+def _rows_estimate(path: Path, start: int, stop: int | None, sample_bytes: int = 1 << 20) -> int:
+    """About how many data rows [start, stop) of `path` holds, read without parsing it.
 
-    Parquet: its footer's row count. CSV: the file's size over `columns` (the model's columns, which
-    the file holds at least): every row has a separator or its newline after each of its values.
+    Parquet: its footer's row count. CSV: the file's size times the line density of its first
+    `sample_bytes` (exact for a file that small); good enough to choose a backend, not to count.
     """
-    found = (
-        readers.count_rows(path) if readers.file_format(path) == "parquet" else path.stat().st_size // max(1, columns)
-    )
+    if readers.file_format(path) == "parquet":
+        found = readers.count_rows(path)
+    else:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(sample_bytes)
+        lines = head.count(b"\n") + (0 if head.endswith(b"\n") or not head else 1)
+        found = max(0, lines - 1) if size <= len(head) else int(size * lines / max(1, len(head)))
     return max(0, min(found, stop if stop is not None else found) - start)
 
 
@@ -210,10 +215,8 @@ def _stream(
     out_format = readers.file_format(output_path, role="output")
     kinds = feature_kinds(model)
     readers.open_features(input_path, columns, start=start, stop=stop)  # header checked before anything else
-    if backend == "auto" and _rows_at_most(input_path, len(columns), start, stop) < VERIFY_ROWS:
-        # Converting to ONNX and checking it on VERIFY_ROWS rows costs ~0.2 s and more memory; on
-        # fewer rows than the check needs, scikit-learn alone is done before the conversion would be.
-        backend = "sklearn"
+    if backend == "auto" and _rows_estimate(input_path, start, stop) < AUTO_ONNX_MIN_ROWS:
+        backend = "sklearn"  # the conversion would cost more than it saves (see AUTO_ONNX_MIN_ROWS)
     total = None
     if progress is not None and readers.file_format(input_path) == "parquet":
         total = max(0, min(stop if stop is not None else 1 << 62, readers.count_rows(input_path)) - start)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from retrain.ops.startup import skip_collection_at_exit, starting
+from retrain.ops.startup import skip_collection_at_exit, starting, young_collections_only
 
 
 @pytest.fixture(autouse=True)
@@ -77,3 +77,41 @@ def test_registering_twice_leaves_one_exit_handler(monkeypatch: pytest.MonkeyPat
     for _ in range(3):  # three commands run in one process (a test's CLI runner)
         skip_collection_at_exit()
     assert len(registered) == 1  # one collection at exit, however many commands ran
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the collector frees it
+
+
+def test_a_run_collects_young_garbage_and_does_no_full_collection_until_it_ends() -> None:
+    import weakref
+
+    threshold = gc.get_threshold()
+    full_collections = []
+
+    def count_full(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full_collections.append(info)
+
+    gc.callbacks.append(count_full)
+    try:
+        with young_collections_only():
+            assert gc.get_threshold()[:2] == threshold[:2] and gc.get_threshold()[2] >= 10**9
+            young = weakref.ref(_Node())
+            kept = [[] for _ in range(100_000)]  # live allocations: many young collections, and full ones were due
+            assert young() is None  # a cycle that died young was collected inside the block
+            assert full_collections == []
+            left = weakref.ref(_Node())
+            del kept
+        assert left() is None and len(full_collections) == 1  # the one full collection on leaving
+    finally:
+        gc.callbacks.remove(count_full)
+    assert gc.get_threshold() == threshold
+
+
+def test_the_thresholds_come_back_after_an_error_in_a_run() -> None:
+    threshold = gc.get_threshold()
+    with pytest.raises(RuntimeError), young_collections_only():
+        raise RuntimeError("a task failed")
+    assert gc.get_threshold() == threshold

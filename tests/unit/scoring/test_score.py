@@ -21,7 +21,7 @@ from tests.unit.scoring.helpers import write as _write
 
 from retrain.scoring import backends, pipeline
 from retrain.scoring import engine as score
-from retrain.scoring.backends import VERIFY_ROWS
+from retrain.scoring.backends import AUTO_ONNX_MIN_ROWS, VERIFY_ROWS
 from retrain.scoring.engine import ScoringInputError, count_rows, plan_batches, score_file, score_range
 
 # --- equality with scikit-learn -------------------------------------------------------------------
@@ -296,15 +296,16 @@ def test_onnx_backend_equals_sklearn(models, tmp_path, kind):
     assert stats.backend == "onnx", stats.backend_note
     _assert_matches(models[kind], frame, tmp_path / "p.csv", atol=1e-5)
     auto = score_file(models[kind], source, tmp_path / "a.csv", batch_rows=256, model_version="v7")
-    assert N_ROWS < VERIFY_ROWS and auto.backend == "sklearn", auto.backend_note  # too few rows: see below
+    assert N_ROWS < AUTO_ONNX_MIN_ROWS and auto.backend == "sklearn", auto.backend_note  # too few rows: see below
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
-def test_auto_compiles_only_when_the_input_can_hold_the_check_rows(models, tmp_path, suffix):
-    # Converting and checking costs more than scoring a few rows with scikit-learn (`retrain predict`
-    # on a 10-row file): `auto` compiles only when the input can hold the VERIFY_ROWS of the check.
-    small = _write(_frame(VERIFY_ROWS // 100), tmp_path / f"small{suffix}")
-    large = _write(_frame(VERIFY_ROWS + 10), tmp_path / f"large{suffix}")
+def test_auto_compiles_only_when_the_input_has_rows_enough_to_pay_for_it(models, tmp_path, suffix, monkeypatch):
+    # Converting and checking costs more than it saves below AUTO_ONNX_MIN_ROWS rows; the same rule
+    # with a smaller bound, so the files stay small: one row under it and one row over it
+    monkeypatch.setattr("retrain.scoring.engine.AUTO_ONNX_MIN_ROWS", VERIFY_ROWS + 10)
+    small = _write(_frame(VERIFY_ROWS + 9), tmp_path / f"small{suffix}")
+    large = _write(_frame(VERIFY_ROWS + 11), tmp_path / f"large{suffix}")
     for source, expected in ((small, "sklearn"), (large, "onnx")):
         stats = score_file(models["hgb-binary"], source, tmp_path / "p.csv", batch_rows=256, model_version="1")
         assert stats.backend == expected, (source.name, stats.backend_note)
