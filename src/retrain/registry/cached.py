@@ -11,6 +11,7 @@ SHA-256, type allow-list); a cached copy that fails them is dropped and fetched 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,8 +126,7 @@ class CachedRegistry:
         Raises:
             TamperedModelError, UnverifiedModelError, UntrustedModelError, RegistryError: As `load_model`.
         """
-        in_registry = parse_model_uri(uri).in_registry
-        found = self.cache.get(uri) if in_registry else None
+        found = self.cache.get(uri) if parse_model_uri(uri).in_registry else None
         if found is not None and found.columns is not None and found.sha256 is not None:
             path, _ = model_file(Path(found.model_dir))
             if sha256_file(path) == found.sha256:
@@ -134,15 +134,19 @@ class CachedRegistry:
             # else the load below finds the mismatch, drops the copy and fetches the model again
         from retrain.scoring import feature_columns
 
-        columns = feature_columns(self.load_model(uri))
-        if in_registry:  # the entry the load made or used, when the store allows one
-            self.cache.record_columns(uri, columns)
-        return columns
+        return feature_columns(self.load_model(uri))  # a cached copy's load records them
 
     def _load(self, found: CachedModel) -> Any:
-        return load_model_dir(
+        """Load and check a cached copy; the first load records its columns in the entry (`feature_columns`)."""
+        model = load_model_dir(
             Path(found.model_dir),
             uri=found.uri,
             expected_sha=found.sha256,
             allow_unverified=self.settings.allow_unverified_models,
         )
+        if found.columns is None:
+            from retrain.scoring import feature_columns
+
+            with contextlib.suppress(ValueError):  # a model fitted without column names: nothing to record
+                self.cache.record_columns(found.uri, feature_columns(model))
+        return model

@@ -104,8 +104,8 @@ def test_the_columns_come_from_the_entry_once_a_load_showed_them(
     uri = f"models:/{registry.model_name}/{new_version(logreg, X, '2025-12-01')}"
     _settle(registry.tracking_uri)
     cached = CachedRegistry(_settings(registry, tmp_path), registry)
-    # the first ask loads the verified model and records what it shows
-    assert cached.feature_columns(uri) == list(X.columns)
+    # the first load of the copy (batch_predict's, say) records the columns the verified model shows
+    cached.load_model(uri)
     assert cached.cache.get(uri).columns == tuple(X.columns)
     # when asked again, with loading made impossible / then the entry answers without a load
     monkeypatch.setattr("retrain.registry.cached.load_model_dir", lambda *a, **k: pytest.fail("the model was loaded"))
