@@ -73,11 +73,12 @@ def run_timeline(settings: Settings, console: Console, log_path: Path) -> DemoTi
     """Run `settings.demo_days` days from `settings.demo_start`; stop at the first failed DAG run."""
     import os
 
-    from retrain.ops.startup import starting
+    from retrain.ops.startup import import_model_libraries, starting
 
     timeline = DemoTimeline()
     started = time.monotonic()
     with console.status("Preparing Airflow (metadata database, DAG parsing)…"), starting():
+        import_model_libraries()  # before Airflow's modules: see the function
         from retrain.airflow.runner import DagRunner
 
         runner = DagRunner(project_dags_folder(), Path(os.environ["AIRFLOW_HOME"]))

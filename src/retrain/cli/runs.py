@@ -19,6 +19,7 @@ from retrain.cli.app import (
     settings_or_exit,
     usable_or_exit,
 )
+from retrain.ops.startup import MODEL_DAGS, import_model_libraries, starting
 from retrain.settings import Settings
 
 WAITS_LOGGER = "retrain.airflow.sensors"
@@ -155,11 +156,11 @@ def run(
         silence_known_warnings()
     days = _days(date, start, end)
     settings = settings_or_exit()
-    if dag_id == "retrain":  # the only DAG that builds the estimator (the others skip scikit-learn's import)
-        from retrain.ops.startup import starting
-
-        with starting():  # scikit-learn's import, with no collection over it
-            usable_or_exit(settings)
+    if dag_id in MODEL_DAGS:
+        with starting():  # scikit-learn's and skops' imports, before Airflow's, with no collection over them
+            if dag_id == "retrain":  # the only DAG that builds the estimator
+                usable_or_exit(settings)
+            import_model_libraries()
     prepare_airflow(settings)
     conf = {"trigger": trigger} if trigger else None
     if len(days) > 1 or start:
@@ -183,7 +184,6 @@ def run(
 def _runner(dag_id: str, errors: Console) -> Any:
     """The DAGs parsed once; an unknown `dag_id` prints one line to `errors` and exits 2."""
     from retrain.ops.home import project_dags_folder
-    from retrain.ops.startup import starting
 
     with starting():  # importing Airflow and parsing the DAGs: no collection over what they create
         from retrain.airflow.runner import DagRunner

@@ -86,3 +86,18 @@ def young_collections_only() -> Iterator[None]:
     finally:
         gc.set_threshold(*threshold)
         gc.collect()
+
+
+MODEL_DAGS = ("retrain", "batch_predict")
+"""The DAGs whose tasks save or load a model with skops (`monitor_drift` only when its cache misses)."""
+
+
+def import_model_libraries() -> None:
+    """Import skops (and scikit-learn with it) now, before Airflow, when a run will save or load a model.
+
+    At its import skops names every SciPy ufunc by searching each loaded module for it
+    (`skops.io._utils.whichmodule`); with Airflow's few thousand modules loaded that search took ~1 s
+    of a task's import, against a fraction of it before Airflow. Measured on `retrain run batch_predict
+    --date D` (2 cores, 4 runs each way, alternated): 7.0 s → 6.1 s. Call it inside `starting()`.
+    """
+    import skops.io  # noqa: F401

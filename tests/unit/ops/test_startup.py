@@ -115,3 +115,12 @@ def test_the_thresholds_come_back_after_an_error_in_a_run() -> None:
     with pytest.raises(RuntimeError), young_collections_only():
         raise RuntimeError("a task failed")
     assert gc.get_threshold() == threshold
+
+
+def test_the_model_libraries_are_imported_without_airflow() -> None:
+    script = (
+        "import sys; from retrain.ops.startup import import_model_libraries; import_model_libraries(); "
+        "print('skops.io' in sys.modules, 'sklearn' in sys.modules, 'airflow' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "True", "False"]
