@@ -97,13 +97,20 @@ def test_a_damaged_cached_copy_is_fetched_again(
     assert not found.model_dir.exists()  # the damaged copy was deleted, not left behind
 
 
+def _a_settled_version(
+    registry: Registry, model: Any, X: Any, new_version: Any, tmp_path: Path
+) -> tuple[CachedRegistry, str]:
+    """A version of `model` in a store settled enough to cache, and the cached registry on it."""
+    uri = f"models:/{registry.model_name}/{new_version(model, X, '2025-12-01')}"
+    _settle(registry.tracking_uri)
+    return CachedRegistry(_settings(registry, tmp_path), registry), uri
+
+
 def test_the_columns_come_from_the_entry_once_a_load_showed_them(
     registry: Registry, logreg: Any, data: Any, new_version: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     X, _ = data
-    uri = f"models:/{registry.model_name}/{new_version(logreg, X, '2025-12-01')}"
-    _settle(registry.tracking_uri)
-    cached = CachedRegistry(_settings(registry, tmp_path), registry)
+    cached, uri = _a_settled_version(registry, logreg, X, new_version, tmp_path)
     # the first load of the copy (batch_predict's, say) records the columns the verified model shows
     cached.load_model(uri)
     assert cached.cache.get(uri).columns == tuple(X.columns)
@@ -116,9 +123,7 @@ def test_a_tampered_copy_is_not_vouched_for_by_its_recorded_columns(
     registry: Registry, logreg: Any, data: Any, new_version: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     X, _ = data
-    uri = f"models:/{registry.model_name}/{new_version(logreg, X, '2025-12-01')}"
-    _settle(registry.tracking_uri)
-    cached = CachedRegistry(_settings(registry, tmp_path), registry)
+    cached, uri = _a_settled_version(registry, logreg, X, new_version, tmp_path)
     cached.feature_columns(uri)
     damaged = cached.cache.get(uri).model_dir
     with open(damaged / "model.skops", "ab") as handle:
