@@ -32,12 +32,17 @@ class RunInProgressError(ConflictError):
 def fail_unfinished(dag_id: str, logical_date: datetime) -> None:
     """Mark a stopped run failed, as Airflow marks a run failed by hand: its active tasks failed, the tasks
     that never started skipped. Nothing is left `running` for `retrain status`, the UI or a rerun."""
+    from airflow import settings
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState, TaskInstanceState
     from sqlalchemy import select
 
+    # The stop may have landed inside a statement of the run's own (thread-scoped) session: SQLAlchemy
+    # then invalidates its connection mid-transaction, and every later use fails with PendingRollbackError
+    # until it is rolled back. End that session (a rollback) and start from a clean one.
+    settings.Session.remove()
     with create_session() as session:
         run = session.scalars(
             select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical_date)
