@@ -182,7 +182,7 @@ def decide(
         if gain >= min_improvement - TOLERANCE:
             if gain > TOLERANCE:
                 reasons.append(f"beats champion {champion_score:.4f} by {gain:.4f} ≥ {min_improvement:.4f}")
-            else:  # a tie is no gain, whatever the rule allows
+            else:  # worded as a tie, not a gain; it passes, as the docstring's tie rule says
                 reasons.append(f"ties champion {champion_score:.4f} ({gain:+.4f} ≥ {min_improvement:.4f})")
             beats_champion = True
         else:
