@@ -68,3 +68,30 @@ def test_an_sdk_that_speaks_another_version_leaves_every_version_in_place(tmp_pa
     assert seen["kept"] == seen["every"]
     assert seen["router_kept_its_routes"] is True
     assert seen["health"] == 200  # Airflow built every version itself, on the first request
+
+
+UNUSED_PROBE = """
+import json, sys
+from retrain.airflow.execution_api import UNUSED_INTEGRATIONS, serve_only_newest_version
+built = serve_only_newest_version()
+from airflow.sdk.execution_time import supervisor
+import httpx
+api = supervisor.in_process_api_server()
+client = httpx.Client(transport=api.transport, base_url="http://in-process.invalid/")
+from airflow.api_fastapi.execution_api import versions
+health = client.get("/health", headers={"Airflow-API-Version": versions.bundle.versions[0].value})
+loaded = sorted(name for name in ("aiohttp", "flask", *UNUSED_INTEGRATIONS) if name in sys.modules)
+import svcs.flask  # still importable on purpose afterwards
+later = "svcs.flask" in sys.modules
+print(json.dumps({"built": built, "health": health.status_code, "loaded": loaded, "later": later}))
+"""
+
+
+def test_the_api_is_built_without_svcs_unused_integrations_which_stay_importable(tmp_path: Path) -> None:
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", UNUSED_PROBE], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"built": True, "health": 200, "loaded": [], "later": True}

@@ -106,8 +106,11 @@ class DagRunner:
             ).all()
             return [(r.logical_date.date().isoformat(), dict(r.conf or {})) for r in runs if r.logical_date]
 
-    def run(self, dag_id: str, ds: str | date, conf: dict[str, Any] | None = None) -> RunResult:
+    def run(self, dag_id: str, ds: str | date, conf: dict[str, Any] | None = None, *, last: bool = False) -> RunResult:
         """Run `dag_id` for the day `ds` to its end, unless a run of that DAG and day is in progress.
+
+        `last=True` says the process ends after this run: the full collection that keeps a long
+        process's memory bounded run by run is skipped (`young_collections_only`).
 
         Raises:
             RunInProgressError: Another process of this home (or a scheduler) runs `dag_id` for `ds`.
@@ -124,7 +127,7 @@ class DagRunner:
             exclusive_run(self.airflow_home, dag_id, day, logical_date),
             task_errors() as errors,
             resolve_timeouts(dag),
-            young_collections_only(),  # the tasks' imports: no full collections over them (see the module)
+            young_collections_only(collect_on_leaving=not last),  # the tasks' imports: see the module
         ):
             dag_run = dag.test(logical_date=logical_date, run_conf=conf)
         tasks: dict[str, str] = {}

@@ -19,11 +19,14 @@ class _RedactedErrors(typer.Typer):
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from retrain.ops.startup import skip_collection_at_exit
+        from retrain.ops.startup import leave_if_asked, skip_collection_at_exit
 
         skip_collection_at_exit()  # ~1 s of every command that imported Airflow (see the module)
         try:
             return super().__call__(*args, **kwargs)
+        except SystemExit as done:  # how every command ends (click's standalone mode)
+            leave_if_asked(done.code)  # a finished DAG run ends here, without the teardown
+            raise
         except Exception as exc:  # SystemExit (typer.Exit, click's exits) is not an Exception: it passes
             import traceback
 

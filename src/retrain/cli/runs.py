@@ -19,7 +19,7 @@ from retrain.cli.app import (
     settings_or_exit,
     usable_or_exit,
 )
-from retrain.ops.startup import MODEL_DAGS, import_model_libraries, starting
+from retrain.ops.startup import MODEL_DAGS, end_without_teardown, import_model_libraries, starting
 from retrain.settings import Settings
 
 WAITS_LOGGER = "retrain.airflow.sensors"
@@ -177,6 +177,7 @@ def run(
     from retrain.report.console import print_run_result
 
     print_run_result(console, result, None if verbose else log_path)
+    end_without_teardown()  # the run is recorded; freeing Airflow's and MLflow's objects one by one gains nothing
     if not result.ok:
         raise typer.Exit(1)
 
@@ -204,7 +205,7 @@ def _run_dag(dag_id: str, ds: str, conf: dict[str, Any] | None, errors: Console)
 
     runner = _runner(dag_id, errors)
     try:
-        return runner.run(dag_id, ds, conf)
+        return runner.run(dag_id, ds, conf, last=True)
     except Stopped as stop:
         errors.print(f"[red]error:[/red] {stop}: the {dag_id} run of {ds} was marked failed; run it again to finish")
         exit_now(stop.exit_code)
@@ -265,6 +266,7 @@ def _run_range(
         )
         table.add_row(result.ds, _coloured(result.state), f"{result.seconds:.1f}", escape(why))
     console.print(table)
+    end_without_teardown()  # every day is recorded (see `run`)
     if failed:
         err.print(
             f"[red]{len(failed)} day(s) failed[/red]: {', '.join(r.ds for r in failed)} "

@@ -110,6 +110,59 @@ def test_a_run_collects_young_garbage_and_does_no_full_collection_until_it_ends(
     assert gc.get_threshold() == threshold
 
 
+def test_the_last_run_of_a_process_leaves_without_a_full_collection() -> None:
+    full_collections = []
+
+    def count_full(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full_collections.append(info)
+
+    gc.callbacks.append(count_full)
+    try:
+        with young_collections_only(collect_on_leaving=False):
+            _Node()
+    finally:
+        gc.callbacks.remove(count_full)
+    assert full_collections == []
+
+
+def _end_of_command(tmp_path, asked: bool, code: object) -> tuple[subprocess.CompletedProcess, bool]:
+    """A command that prints and logs to a file, then ends with `sys.exit(code)`; did its exit handler run?"""
+    handler, log = tmp_path / "handler.txt", tmp_path / "run.log"
+    script = f"""
+import atexit, logging, sys
+from retrain.ops.startup import end_without_teardown, leave_if_asked
+atexit.register(lambda: open({str(handler)!r}, "w").write("ran"))
+logging.basicConfig(filename={str(log)!r}, level=logging.INFO)
+logging.getLogger("run").info("the run is recorded")
+print("summary", end="")  # buffered: only a flush gets it out
+if {asked}:
+    end_without_teardown()
+try:
+    sys.exit({code!r})
+except SystemExit as done:
+    leave_if_asked(done.code)
+    raise
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert "the run is recorded" in log.read_text()  # the log is flushed either way
+    return done, handler.exists()
+
+
+@pytest.mark.parametrize(("code", "status"), [(0, 0), (1, 1), (None, 0), ("error: bad", 1)])
+def test_a_finished_command_ends_at_once_with_its_status_and_its_output(tmp_path, code, status) -> None:
+    done, handler_ran = _end_of_command(tmp_path, True, code)
+    assert (done.returncode, done.stdout) == (status, "summary")
+    assert not handler_ran  # no teardown: the exit handlers did not run
+    if isinstance(code, str):
+        assert code in done.stderr
+
+
+def test_a_command_that_did_not_ask_ends_as_usual(tmp_path) -> None:
+    done, handler_ran = _end_of_command(tmp_path, False, 3)
+    assert (done.returncode, done.stdout, handler_ran) == (3, "summary", True)
+
+
 def test_the_thresholds_come_back_after_an_error_in_a_run() -> None:
     threshold = gc.get_threshold()
     with pytest.raises(RuntimeError), young_collections_only():
