@@ -17,14 +17,15 @@ CHAT = "4242"
 
 
 def test_first_retrain_deploys_then_a_high_threshold_skips(runner, telegram_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    # given: a week of data and a Telegram stand-in on 127.0.0.1
+    # given: a week of data whose labels land a day late, and a Telegram stand-in on 127.0.0.1
     monkeypatch.setenv("RETRAIN_ROWS_PER_DAY", "1500")
+    monkeypatch.setenv("RETRAIN_LABEL_DELAY_DAYS", "1")
     monkeypatch.setenv("TG_TOKEN", TOKEN)
     monkeypatch.setenv("TG_CHAT", CHAT)
     monkeypatch.setenv("TG_API_URL", telegram_server.url)
     monkeypatch.setenv("MODEL_VERSION", "v-test")
     timeline = days("2025-12-01", 8)
-    for ds in timeline:
+    for ds in timeline[:7]:
         assert runner.run("generate_data", ds).ok
     settings = load_settings()
     layout = Layout(settings.data_dir)
@@ -61,11 +62,16 @@ def test_first_retrain_deploys_then_a_high_threshold_skips(runner, telegram_serv
     assert "version 1" in text and "v-test" in text and "deploy_status=success" in text
     assert f"threshold={settings.metric_threshold:.4f}" in text
 
-    # when: the same date is run again (after a crash, or by mistake)
+    # when: the labels of its own day land (the next day), and the same date is run again (by mistake)
+    files = _retrain_files(layout, timeline[6])
+    assert json.loads((card / "window.json").read_text())["end"] == timeline[5]
+    assert runner.run("generate_data", timeline[7]).ok and layout.raw_target(timeline[6]).is_file()
     again = runner.run("retrain", timeline[6], {"trigger": "schedule"})
 
-    # then: same decision, same version, no second message, no second history entry
+    # then: same pin, decision and version, identical files, no second message, no second history entry
     assert again.ok, again.tasks
+    assert again.tasks["deploy_model"] == "success" and again.tasks["skip_deploy"] == "skipped"
+    assert _retrain_files(layout, timeline[6]) == files
     assert registry.champion().version == "1"
     assert [v["version"] for v in registry.versions()] == ["1"]
     assert len([r for r in telegram_server.requests if r.api_method == "sendMessage"]) == 1
@@ -92,6 +98,12 @@ def test_first_retrain_deploys_then_a_high_threshold_skips(runner, telegram_serv
     assert [h["trigger"] for h in status["history"]] == ["schedule", "manual"]
     assert status["champion"]["version"] == "1"
     assert status["champion"]["label"] == "v-test"
+
+
+def _retrain_files(layout: Layout, ds: str) -> dict[str, bytes]:
+    """The model card, the split and its pin, the holdout scores and the report of the retrain of `ds`."""
+    folders = (layout.models(ds), layout.processed(ds), layout.report_file(ds).parent)
+    return {str(f): f.read_bytes() for folder in folders for f in sorted(folder.iterdir())}
 
 
 def test_retrain_without_data_fails_at_the_sensor(runner) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,8 @@ With `RETRAIN_APPROVAL=required` a person approves the deploy first: `request_ap
 
 Every step is idempotent, so a rerun after a crash at any point finishes the move once: the registry
 returns the version already registered for a run, a promotion to the current champion changes
-nothing, and the ledger is checked before appending. Asking for something impossible (a version that
+nothing, a deploy whose model.json is written (it completed) moves nothing again, even when the
+champion moved on since, and the ledger is checked before appending. Asking for something impossible (a version that
 does not exist, nothing to roll back to) raises `BadInputError` saying what to do; a champion that
 moved since the decision raises `ConflictError`. Asking for what is already true changes, records
 and announces nothing.
@@ -134,6 +135,9 @@ class PromotionJob:
         too: tags on the run and the new version, `approval.json` in the card, `approved_by` and
         `approval` in the ledger entry.
 
+        A deploy of the same date and run that completed before (model.json records it) is not done
+        again: the champion may have moved on since, and a rerun must not move it back.
+
         Raises:
             BadInputError: `approval` is not an approval (a rejected or timed-out request never deploys).
             ConflictError: The champion is no longer the one the gate compared with (another deploy or a
@@ -153,6 +157,13 @@ class PromotionJob:
             self.registry.record_approval(run_id, approval)
             card.write_approval(self.layout, run.ds, approval)
             tags.update(approval_tags(approval))
+        done = card.recorded_model(self.layout, run.ds)
+        if done is not None and done.get("run_id") == run_id:
+            # model.json is written last: this deploy completed before. Moving the alias again would
+            # undo whatever moved it since (a later deploy, a rollback), so only the ledger is checked.
+            version, previous = str(done["version"]), done.get("previous_version")
+            log.info("the deploy of %s completed before (version %s): the champion is not moved again", run.ds, version)
+            return self._recorded_deploy(evaluated, version, previous, approval)
         version = self.registry.register(run_id, ds=run.ds, tags=tags, label=settings.model_label)
         try:
             previous = self.registry.promote(
@@ -183,20 +194,29 @@ class PromotionJob:
             previous_version=previous,
             run_id=run_id,
         )
-        if ledger.find(settings.ledger_path, ds=run.ds, run_id=run_id, decision="deploy") is None:
+        log.info("deployed %s version %s (previous champion %s)", settings.model_name, version, previous)
+        return self._recorded_deploy(evaluated, version, previous, approval)
+
+    def _recorded_deploy(
+        self, evaluated: Evaluated, version: str, previous: str | None, approval: Approval | None
+    ) -> Deployed:
+        """Record the completed deploy in the ledger (once per date and run) and say what the message says."""
+        from retrain.records import ledger
+
+        run, settings = evaluated.run, self.settings
+        if ledger.find(settings.ledger_path, ds=run.ds, run_id=str(run.run_id), decision="deploy") is None:
             entry = ledger.deploy_entry(
-                decision,
+                evaluated.decision,
                 ds=run.ds,
                 trigger=run.trigger,
                 version=version,
                 champion_version=run.champion_version,
-                run_id=run_id,
+                run_id=str(run.run_id),
                 window=run.window,
                 label=settings.model_label,
                 approval=approval,
             )
             ledger.append(settings.ledger_path, entry)
-        log.info("deployed %s version %s (previous champion %s)", settings.model_name, version, previous)
         scores = evaluated.scores
         return Deployed(run.ds, version, previous, scores.metric, scores.challenger_score, scores.champion_score)
 

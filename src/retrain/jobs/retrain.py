@@ -7,8 +7,12 @@ files under `Layout`; nothing here imports Airflow, so every step runs the same 
 or a task.
 
 What makes reruns converge: `prepare` pins the window, the holdout days and the champion to beat in
-`Layout.prepared_file` on the first run of a date; `train` reuses the MLflow run trained on the same
-date, data and settings (its fingerprint). So a rerun reaches the same decision with the same run.
+`Layout.prepared_file` on the first run of a date. Once the date is decided (its model card holds
+decision.json), a rerun reuses that pin and the recorded trigger whatever labels landed since: a
+date is decided once, and labels that land later are for a later date's retrain. `train` then reuses
+the MLflow run trained on the same date, data and settings (its fingerprint), so a rerun reaches the
+same decision with the same run and writes the same files; the model card refuses to be rewritten
+with other content (`retrain.records.card.write_card`), so no card is ever left half old, half new.
 
 The promotion that follows a `deploy` decision lives in `retrain.jobs.promote`.
 """
@@ -52,6 +56,16 @@ def fingerprint(settings: Settings, train_sha: str, holdout_sha: str) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
 
+def _pinned_holdout(pinned: dict[str, Any]) -> list[str]:
+    """The holdout days of a pin; "fresh" is the key files written before the holdout was named so carry."""
+    return pinned.get("holdout_days", pinned.get("fresh"))
+
+
+def _champion_text(version: str | None) -> str:
+    """A pinned champion as a log line says it: "v3", or "none yet"."""
+    return "none yet" if version is None else f"v{version}"
+
+
 @dataclass
 class RetrainJob:
     """The retrain use case on one data folder and one registry.
@@ -80,6 +94,15 @@ class RetrainJob:
         The window and the holdout are counted in labelled days (`training_window`): days whose labels
         have not arrived are left out, whatever their features.
 
+        A rerun of a date (prepared.json exists) reuses its pin:
+        - decided (models/{ds}/decision.json exists): always, with the trigger the decision recorded,
+          whatever labels landed since, so the rerun reaches the same decision with the same MLflow run
+          and the same files (the pin is read back from the card if processed/{ds}/ was removed). A
+          decision on the labels that landed since is a later date's retrain.
+        - not decided (the first run failed before the gate): only while the labelled window is
+          unchanged; otherwise the date is pinned again against today's champion. Nothing was decided,
+          so nothing can be contradicted, and a day the failed run quarantined must leave the window.
+
         Raises:
             FileNotFoundError: `ds`'s features have not landed, or no day up to `ds` is labelled yet.
             NothingToDo: the window holds no labelled day newer than the champion's training window
@@ -87,6 +110,7 @@ class RetrainJob:
         """
         from retrain.data.prepare import fresh_days, training_window
         from retrain.io import read_json, write_json
+        from retrain.records import card
 
         if not self.layout.features_landed(ds):
             raise FileNotFoundError(
@@ -96,10 +120,19 @@ class RetrainJob:
         window = training_window(self.layout.labelled_days(until=ds), ds, self.settings.window_days)
         pinned_path = self.layout.prepared_file(ds)
         pinned = read_json(pinned_path) if pinned_path.is_file() else None
-        if pinned is not None and pinned.get("window") == window:
-            # "fresh" is the key files written before the holdout was named so carry.
-            holdout, champion_version = pinned.get("holdout_days", pinned.get("fresh")), pinned["champion_version"]
-            log.info("rerun of %s: reusing its holdout days and champion (v%s)", ds, champion_version)
+        decided = card.recorded_decision(self.layout, ds)
+        if decided is not None and pinned is None:
+            # processed/{ds}/ was removed: the card holds the same pin (window.json, metrics.json).
+            pinned = card.recorded_pin(self.layout, ds)
+            if pinned is not None:
+                write_json(pinned_path, pinned)
+        if pinned is not None and decided is not None:
+            trigger = decided.get("trigger", trigger)
+            self._log_decided_rerun(ds, pinned, decided, window)
+            window, holdout, champion_version = pinned["window"], _pinned_holdout(pinned), pinned["champion_version"]
+        elif pinned is not None and pinned.get("window") == window:
+            holdout, champion_version = _pinned_holdout(pinned), pinned["champion_version"]
+            log.info("rerun of %s: reusing its holdout days and champion (%s)", ds, _champion_text(champion_version))
         else:
             champion = self.registry.champion()
             champion_window_end = champion.tags.get("window_end") if champion else None
@@ -125,6 +158,27 @@ class RetrainJob:
             champion_version,
         )
         return run
+
+    @staticmethod
+    def _log_decided_rerun(ds: str, pinned: dict[str, Any], decided: dict[str, Any], window: list[str]) -> None:
+        """Say that a decided date's rerun reuses its pin, and what the labels landed since would change."""
+        log.info(
+            "rerun of %s, decided %r before: reusing its pinned window %s..%s, holdout days and champion (%s), "
+            "whatever labels landed since",
+            ds,
+            decided.get("decision"),
+            pinned["window"][0],
+            pinned["window"][-1],
+            _champion_text(pinned["champion_version"]),
+        )
+        if window != pinned["window"]:
+            log.info(
+                "labels landed since %s was decided (its window would now be %s..%s); they are left to a later "
+                "date's retrain: run `retrain run retrain --date YYYY-MM-DD` with a later date for a decision on them",
+                ds,
+                window[0],
+                window[-1],
+            )
 
     def _skip_no_new_data(
         self, ds: str, trigger: Trigger, champion_version: str, champion_window_end: str, window: list[str]
@@ -276,6 +330,11 @@ class RetrainJob:
         Each model's probabilities are computed once; every metric, the holdout scores file and the
         report derive from them. The decision is recorded on the challenger's MLflow run, in the model
         card (models/{ds}/) and in the report (reports/{ds}/report.html, also attached to the run).
+
+        Raises:
+            ConflictError: `run.ds` was decided before and this evaluation would record something else
+                (`retrain.records.card.write_card`): the card, the holdout scores, the MLflow
+                decision tags and the report were left as they were.
         """
         from retrain.data.prepare import read_split
         from retrain.model.evaluate import class_probabilities, metrics_from_proba
@@ -294,7 +353,6 @@ class RetrainJob:
             challenger=metrics_from_proba(y, challenger_proba, classes),
             champion=None if champion_proba is None else metrics_from_proba(y, champion_proba, champion_classes),
         )
-        write_holdout_scores(self.layout, ds, y, classes, challenger_proba, champion_classes, champion_proba)
         # The paired interval needs both models' columns in one class order; a champion that knows
         # other classes is compared on the point estimates only (the gate says so in its reasons).
         paired = None
@@ -322,8 +380,10 @@ class RetrainJob:
             log.info("gate: %s", reason)
         log.info("gate decision: %s", decision.decision)
 
-        self.registry.record_decision(run.run_id, decision, run.champion_version)
+        # The card first: for a date decided before, it refuses other content before anything is written.
         card.write_card(self.layout, run, scores, decision, settings)
+        write_holdout_scores(self.layout, ds, y, classes, challenger_proba, champion_classes, champion_proba)
+        self.registry.record_decision(run.run_id, decision, run.champion_version)
         same_classes = champion_classes == classes
         report = write_retrain_report(
             self.settings,

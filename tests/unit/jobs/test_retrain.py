@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -90,6 +91,129 @@ def test_a_rerun_reuses_the_pinned_holdout_and_the_trained_run(job: RetrainJob) 
     assert again.run.run_id == first.run.run_id and again.run.reused_run
     assert again.decision == first.decision
     assert json.loads(job.layout.prepared_file(DAYS[-1]).read_text())["holdout_days"] == list(first.run.holdout_days)
+
+
+def _files(job: RetrainJob, ds: str) -> dict[str, bytes]:
+    """Every file a retrain of `ds` writes: the card, the split and its pin, the holdout scores, the report."""
+    folders = (job.layout.models(ds), job.layout.processed(ds), job.layout.report_file(ds).parent)
+    return {str(f): f.read_bytes() for folder in folders for f in sorted(folder.iterdir())}
+
+
+def _decide(job: RetrainJob, ds: str) -> Evaluated:
+    """The whole retrain of `ds`: through the gate, then the deploy or the skip it decided."""
+    evaluated = _through_evaluate(job, ds)
+    if evaluated.decision.deploy:
+        PromotionJob(job.settings, job.layout, registry=job.registry).deploy(evaluated)
+    else:
+        job.skip(evaluated)
+    return evaluated
+
+
+def _land_features_only(job: RetrainJob, days: list[str]) -> None:
+    from retrain.data.generate import generate_from_settings, write_features
+
+    for ds in days:
+        write_features(job.layout, ds, generate_from_settings(job.settings, ds)[0])
+
+
+def _land_labels(job: RetrainJob, days: list[str]) -> None:
+    from retrain.data.generate import generate_from_settings, write_labels
+
+    for ds in days:
+        write_labels(job.layout, ds, generate_from_settings(job.settings, ds)[1])
+
+
+def test_a_decided_date_rerun_after_labels_landed_keeps_its_pin_decision_and_files(
+    job: RetrainJob, caplog: pytest.LogCaptureFixture
+) -> None:
+    from retrain.records.status import build_status
+
+    # given: 12-09 decided (deployed v1) while the labels of 12-08 and 12-09 had not landed yet
+    unlabelled = ["2025-12-08", "2025-12-09"]
+    _land_features_only(job, unlabelled)
+    first = _decide(job, unlabelled[-1])
+    assert first.run.window == tuple(DAYS) and first.decision.deploy
+    before, history = _files(job, unlabelled[-1]), ledger.read(job.settings.ledger_path)
+
+    # when: those labels land (the window of 12-09 would now end on 12-09), and 12-09 is run again
+    _land_labels(job, unlabelled)
+    with caplog.at_level("INFO", logger="retrain.jobs.retrain"):
+        again = _decide(job, unlabelled[-1])
+
+    # then: the same pin (window, holdout, champion to beat: none), the same MLflow run and decision
+    assert (again.run.window, again.run.holdout_days, again.run.champion_version) == (
+        first.run.window,
+        first.run.holdout_days,
+        None,
+    )
+    assert again.run.run_id == first.run.run_id and again.run.reused_run
+    assert again.decision == first.decision
+    assert "reusing its pinned window" in caplog.text and "later date" in caplog.text
+    # and every file under models/, processed/ and reports/ of 12-09 is byte-identical: decision.json
+    # still says deploy, as model.json does
+    assert _files(job, unlabelled[-1]) == before
+    assert json.loads(job.layout.card_file(unlabelled[-1], "model").read_text())["version"] == "1"
+    # and the ledger and the history have no second row for 12-09
+    assert ledger.read(job.settings.ledger_path) == history
+    assert [(h["ds"], h["decision"]) for h in build_status(job.settings)["history"]] == [(unlabelled[-1], "deploy")]
+    assert [v["version"] for v in job.registry.versions()] == ["1"]
+
+    # when: processed/12-09 (the split and its pin) is removed, and 12-09 is run once more
+    shutil.rmtree(job.layout.processed(unlabelled[-1]))
+    once_more = _decide(job, unlabelled[-1])
+    # then: the card's pin is used: the same run, files and history again
+    assert once_more.run.run_id == first.run.run_id and once_more.decision == first.decision
+    assert _files(job, unlabelled[-1]) == before and ledger.read(job.settings.ledger_path) == history
+
+
+def test_a_decided_card_is_never_rewritten_with_other_content(job: RetrainJob) -> None:
+    from retrain.errors import ConflictError
+
+    # given: a date decided (deployed)
+    first = _decide(job, DAYS[-1])
+    before, history = _files(job, DAYS[-1]), ledger.read(job.settings.ledger_path)
+    # when: it is rerun under a threshold its challenger cannot reach (the gate would now say skip)
+    strict = RetrainJob(job.settings.model_copy(update={"metric_threshold": 0.999}), job.layout, job.registry)
+    with pytest.raises(ConflictError, match=f"{DAYS[-1]} was already decided \\(deploy") as caught:
+        _decide(strict, DAYS[-1])
+    # then: nothing was overwritten or recorded, and the message points to a later date
+    assert "later date" in str(caught.value)
+    assert _files(job, DAYS[-1]) == before and ledger.read(job.settings.ledger_path) == history
+    decision = json.loads(job.layout.card_file(DAYS[-1], "decision").read_text())
+    assert decision["decision"] == "deploy" and first.decision.deploy
+
+
+def test_a_deployed_date_rerun_after_the_champion_moved_on_moves_nothing_back(job: RetrainJob) -> None:
+    from retrain.records.status import build_status
+
+    # given: 12-07 deployed v1, then a later challenger (12-08) promoted by hand to v2
+    first = _decide(job, DAYS[-1])
+    generate_and_write(job.settings, job.layout, "2025-12-08")
+    later = _through_evaluate(job, "2025-12-08")
+    promotion = PromotionJob(job.settings, job.layout, registry=job.registry, announce=lambda *_: None)
+    promotion.promote(job.registry.register(str(later.run.run_id), ds="2025-12-08"), "hand-picked")
+    before, history = _files(job, DAYS[-1]), ledger.read(job.settings.ledger_path)
+    # when: 12-07 is run again
+    again = _decide(job, DAYS[-1])
+    # then: the same decision, its deploy found done: v2 stays champion, no "deploy refused" row for 12-07
+    assert again.decision == first.decision and again.run.run_id == first.run.run_id
+    assert job.registry.champion().version == "2"
+    assert _files(job, DAYS[-1]) == before and ledger.read(job.settings.ledger_path) == history
+    rows = build_status(job.settings)["history"]
+    assert [(h["decision"], h["version"]) for h in rows] == [("deploy", "1"), ("promote", "2")]
+
+
+def test_a_pinned_but_undecided_date_is_pinned_again_when_labels_landed(job: RetrainJob) -> None:
+    # given: 12-09 prepared (pinned) while 12-08 and 12-09 were unlabelled, and its run failed before the gate
+    unlabelled = ["2025-12-08", "2025-12-09"]
+    _land_features_only(job, unlabelled)
+    assert job.prepare(unlabelled[-1], "schedule").window == tuple(DAYS)
+    # when: the labels land and the date is run again
+    _land_labels(job, unlabelled)
+    run = job.prepare(unlabelled[-1], "schedule")
+    # then: nothing was decided, so the labelled window is pinned again
+    assert run.window == (*DAYS, *unlabelled)
+    assert json.loads(job.layout.prepared_file(unlabelled[-1]).read_text())["window"] == list(run.window)
 
 
 def test_a_bad_day_stops_validation_and_can_be_quarantined(job: RetrainJob) -> None:
@@ -200,9 +324,12 @@ def test_the_window_holds_labelled_days_only_and_no_new_labels_skip_before_train
     assert (skips[0]["decision"], skips[0]["trigger"], skips[0]["run_id"]) == ("skip", "drift", None)
     assert build_status(job.settings)["history"][-1]["decision"] == "skip"
 
-    # when: the labels of 12-08 arrive; then the next retrain has new data: 12-08 is its holdout
+    # when: the labels of 12-08 arrive; then the next retrain (a later date: 12-10 is decided, and a
+    # rerun of it keeps its window) has new data: 12-08 is its holdout
     write_labels(job.layout, later[0], generate_from_settings(job.settings, later[0])[1])
-    run = job.prepare(later[-1], "schedule")
+    assert job.prepare(later[-1], "schedule").window == tuple(DAYS)
+    write_features(job.layout, "2025-12-11", generate_from_settings(job.settings, "2025-12-11")[0])
+    run = job.prepare("2025-12-11", "schedule")
     assert run.window[-1] == later[0] and run.holdout_days == (later[0],) and run.champion_version == "1"
 
 
