@@ -162,23 +162,15 @@ class RetrainJob:
     @staticmethod
     def _log_decided_rerun(ds: str, pinned: dict[str, Any], decided: dict[str, Any], window: list[str]) -> None:
         """Say that a decided date's rerun reuses its pin, and what the labels landed since would change."""
+        days, now = pinned["window"], window[0] + ".." + window[-1]
         log.info(
-            "rerun of %s, decided %r before: reusing its pinned window %s..%s, holdout days and champion (%s), "
-            "whatever labels landed since",
-            ds,
-            decided.get("decision"),
-            pinned["window"][0],
-            pinned["window"][-1],
-            _champion_text(pinned["champion_version"]),
+            "rerun of %s, decided %r before: reusing its pinned window %s..%s, holdout days and champion (%s)%s",
+            *(ds, decided.get("decision"), days[0], days[-1], _champion_text(pinned["champion_version"])),
+            ""
+            if window == days
+            else f"; labels landed since (its window would now be {now}) are left to a later "
+            "date's retrain: run `retrain run retrain --date YYYY-MM-DD` with a later date for a decision on them",
         )
-        if window != pinned["window"]:
-            log.info(
-                "labels landed since %s was decided (its window would now be %s..%s); they are left to a later "
-                "date's retrain: run `retrain run retrain --date YYYY-MM-DD` with a later date for a decision on them",
-                ds,
-                window[0],
-                window[-1],
-            )
 
     def _skip_no_new_data(
         self, ds: str, trigger: Trigger, champion_version: str, champion_window_end: str, window: list[str]
