@@ -196,6 +196,63 @@ def test_validate_day_returns_both_halves(tmp_path) -> None:
     assert y.tolist() == [1, 0]
 
 
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    from retrain.data import validate
+
+    reads: list[Path] = []
+    real = validate.read_features
+
+    def counted(path, *args, **kwargs):
+        reads.append(Path(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(validate, "read_features", counted)
+    monkeypatch.setattr(validate, "_recent", type(validate._recent)())
+    return reads
+
+
+def test_a_day_validated_again_unchanged_is_not_read_again_and_each_caller_gets_its_own_copy(
+    tmp_path, monkeypatch
+) -> None:
+    reads = _count_reads(monkeypatch)
+    data, target = _write(tmp_path, GOOD), _write(tmp_path, b"target\n1\n0\n1\n", "target.csv")
+    first, labels = validate_day(data, target, ["f00", "f01", "f02"])
+    first.loc[0, "f00"], labels.iloc[0] = 99.0, 5  # a caller changing what it got
+    again, labels_again = validate_day(data, target, ["f00", "f01", "f02"])
+    assert reads == [data]
+    assert again["f00"].tolist() == [0.1, 1.5, -1.0] and labels_again.tolist() == [1, 0, 1]
+    validate_day(data, target, ["f02", "f00"])  # other columns asked: read
+    assert len(reads) == 2
+
+
+def test_a_day_rewritten_since_is_read_again(tmp_path, monkeypatch) -> None:
+    reads = _count_reads(monkeypatch)
+    data, target = _write(tmp_path, GOOD), _write(tmp_path, b"target\n1\n0\n1\n", "target.csv")
+    validate_day(data, target)
+    replacement = _write(tmp_path, GOOD.replace(b"0.1", b"0.7"), "new.csv")
+    replacement.replace(data)  # an atomic rewrite, as every writer here does: same size, new file
+    X, _ = validate_day(data, target)
+    assert len(reads) == 2 and X["f00"].tolist()[0] == 0.7
+
+
+def test_days_beyond_the_budget_are_not_kept(tmp_path, monkeypatch) -> None:
+    from retrain.data import validate
+
+    reads = _count_reads(monkeypatch)
+    monkeypatch.setattr(validate, "RECENT_DAYS_CELLS", 15)  # one 3 × 3 day and its labels: 12 cells
+    days = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        days.append((_write(folder, GOOD), _write(folder, b"target\n1\n0\n1\n", "target.csv")))
+    for data, target in [*days, *days]:
+        validate_day(data, target)
+    assert reads == [days[0][0], days[1][0], days[0][0], days[1][0]]  # the older day made room each time
+    validate_day(*days[1])
+    assert len(reads) == 4  # the newest day was kept
+    assert len(validate._recent) == 1
+
+
 def test_check_trainable_accepts_two_classes() -> None:
     check_trainable(pd.Series([0, 1, 0, 1, 1]), "window")
 
