@@ -39,12 +39,18 @@ def logs_to_file(path: Path) -> Iterator[Console]:
             terminal.close()
 
 
+NOT_ON_TERMINAL = {"terminal": False}
+"""`extra=` of a record `echo_logger` leaves in the log file only (e.g. a sensor that found its file at once)."""
+
+
 class _Echo(logging.Handler):
     def __init__(self, console: Console) -> None:
         super().__init__(logging.INFO)
         self.console = console
 
     def emit(self, record: logging.LogRecord) -> None:
+        if not getattr(record, "terminal", True):
+            return
         try:
             self.console.print(record.getMessage(), soft_wrap=True, highlight=False, markup=False)
         except Exception:  # the terminal went away: the log file still has the line
@@ -53,7 +59,8 @@ class _Echo(logging.Handler):
 
 @contextlib.contextmanager
 def echo_logger(name: str, console: Console) -> Iterator[None]:
-    """While the block runs, also print the INFO records of logger `name` on `console`.
+    """While the block runs, also print the INFO records of logger `name` on `console` (but those logged
+    with `extra=NOT_ON_TERMINAL`).
 
     For the few lines a quiet run must still show, e.g. what a sensor waits for (a wait can last hours:
     a silent terminal would look hung).

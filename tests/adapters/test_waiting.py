@@ -78,3 +78,28 @@ def test_the_sensor_names_its_file_defers_and_fails_at_once_on_a_quarantined_day
     layout.raw(DS).mkdir(parents=True, exist_ok=True)
     layout.raw_target(DS).write_text("target\n1\n")
     assert labels.execute({}) == str(layout.raw_target(DS))
+
+
+def test_a_quiet_run_shows_a_wait_and_its_end_but_nothing_for_a_file_found_at_once(retrain_env, caplog) -> None:
+    import io
+
+    from rich.console import Console
+
+    from retrain.console import echo_logger
+
+    layout = Layout(load_settings().data_dir)
+    sensor = DayLandedSensor(task_id="wait_for_data", ds=DS, part="features", poke_interval=5, timeout=60)
+    caplog.set_level(logging.INFO, logger="retrain.airflow.sensors")
+    terminal = io.StringIO()
+    with echo_logger("retrain.airflow.sensors", Console(file=terminal, width=300)):
+        with pytest.raises(TaskDeferred):
+            sensor.execute({})  # not there: the wait is shown
+        sensor.execute_complete({}, {"status": "landed", "path": str(layout.raw_data(DS))})  # and its end
+        shown_while_waiting = terminal.getvalue()
+        layout.raw(DS).mkdir(parents=True)
+        layout.raw_data(DS).write_text("f00\n1\n")
+        assert sensor.execute({}) == str(layout.raw_data(DS))  # there at once: a line in the log only
+    assert f"waiting for {layout.raw_data(DS)}" in shown_while_waiting
+    assert f"found {layout.raw_data(DS)}" in shown_while_waiting
+    assert terminal.getvalue() == shown_while_waiting
+    assert caplog.text.count(f"found {layout.raw_data(DS)}") == 2  # the task log has both

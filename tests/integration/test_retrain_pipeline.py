@@ -39,6 +39,9 @@ def test_first_retrain_deploys_then_a_high_threshold_skips(runner, telegram_serv
     assert first.tasks["notify_success"] == "success"
     assert first.tasks["skip_deploy"] == "skipped"
     assert first.tasks["end"] == "success"
+    order = list(first.tasks)  # the summary's order: upstream tasks first
+    assert order[0] == "wait_for_data" and order[-1] == "end"
+    assert order.index("prepare_data") < order.index("train_model") < order.index("evaluate_model")
     from retrain.registry import Registry
 
     registry = Registry.from_settings(settings)

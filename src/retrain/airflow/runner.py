@@ -38,7 +38,7 @@ _MIGRATED = ".retrain-db-migrated-"
 
 @dataclass(frozen=True)
 class RunResult:
-    """A finished DAG run: its state, seconds, each task's state, and each failed task's error."""
+    """A finished DAG run: its state, seconds, each task's state (upstream first), each failed task's error."""
 
     dag_id: str
     ds: str
@@ -130,8 +130,10 @@ class DagRunner:
             young_collections_only(collect_on_leaving=not last),  # the tasks' imports: see the module
         ):
             dag_run = dag.test(logical_date=logical_date, run_conf=conf)
-        tasks: dict[str, str] = {}
-        for ti in dag_run.get_task_instances():
+        tasks: dict[str, str] = {}  # in the order the DAG runs them (upstream first), as the summary shows them
+        position = {task_id: i for i, task_id in enumerate(_run_order(dag.task_group))}
+        by_run_order = sorted(dag_run.get_task_instances(), key=lambda ti: (position.get(ti.task_id, -1), ti.map_index))
+        for ti in by_run_order:
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
             tasks[key] = str(getattr(ti.state, "value", ti.state))
         state = str(getattr(dag_run.state, "value", dag_run.state))
@@ -174,6 +176,16 @@ class DagRunner:
             if on_result is not None:
                 on_result(result)
         return results
+
+
+def _run_order(group: Any) -> list[str]:
+    """The task ids of a DAG's task group (nested groups flattened), each after every task upstream of it."""
+    from airflow.sdk.definitions.taskgroup import TaskGroup
+
+    ids: list[str] = []
+    for node in group.topological_sort():
+        ids.extend(_run_order(node) if isinstance(node, TaskGroup) else [node.task_id])
+    return ids
 
 
 def _masked() -> list[str]:

@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from retrain.airflow.context import settings_and_layout
 from retrain.airflow.triggers import DayLandedTrigger, landing_status
+from retrain.console import NOT_ON_TERMINAL
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class DayLandedSensor(BaseSensorOperator):
         path = layout.raw_data(self.ds) if self.part == "features" else layout.raw_target(self.ds)
         return str(settings.data_dir), str(path)
 
-    def _check(self, status: dict[str, Any] | None) -> bool:
+    def _check(self, status: dict[str, Any] | None, *, waited: bool = True) -> bool:
         if status is None:
             return False
         if status["status"] == "quarantined":
@@ -57,21 +58,27 @@ class DayLandedSensor(BaseSensorOperator):
                 f"{status['path']} did not land within {self.timeout:.0f} s (RETRAIN_WAIT_TIMEOUT); "
                 f"land the day with `retrain run generate_data --date {self.ds}`"
             )
-        log.info("found %s", status["path"])
+        # Found at the first look (the usual case), the terminal of a quiet run is not told: nothing waited.
+        log.info("found %s", status["path"], extra=None if waited else NOT_ON_TERMINAL)
         return True
+
+    def _waiting(self, path: str) -> None:
+        log.info("waiting for %s (the %s of %s); a day in quarantine/ fails at once", path, self.part, self.ds)
 
     def poke(self, context: Any) -> bool:
         data_dir, path = self._target()
-        log.info("waiting for %s (the %s of %s); a day in quarantine/ fails at once", path, self.part, self.ds)
-        return self._check(landing_status(data_dir, self.ds, path))
+        status = landing_status(data_dir, self.ds, path)
+        if status is None:
+            self._waiting(path)
+        return self._check(status, waited=False)
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
         data_dir, path = self._target()
-        log.info("waiting for %s (the %s of %s); a day in quarantine/ fails at once", path, self.part, self.ds)
-        if self._check(landing_status(data_dir, self.ds, path)):
+        if self._check(landing_status(data_dir, self.ds, path), waited=False):
             return path
+        self._waiting(path)
         log.info(
             "%s is not there yet: deferring to the triggerer (a look every %.0f s, for at most %.0f s: "
             "RETRAIN_WAIT_TIMEOUT)",

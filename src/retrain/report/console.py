@@ -161,16 +161,27 @@ def performance_table(data: dict[str, Any]) -> Table:
 
 
 def print_run_result(console: Console, result: Any, log_path: Path | None) -> None:
-    """`retrain run`'s closing summary: each task's state, each failed task's error, where the logs are."""
+    """`retrain run`'s closing summary: a heading line with the run's state, each task's state in the order
+    the tasks ran (`RunResult.tasks`), each failed task's error, where the logs are."""
     from retrain.notify import first_line
 
-    table = Table(title=f"{result.dag_id} {result.ds}: {result.state} in {result.seconds:.1f}s")
+    colours = {"success": "green", "failed": "red", "upstream_failed": "red", "skipped": "yellow"}
+
+    def coloured(state: str) -> str:
+        colour = colours.get(state, "")
+        return f"[{colour}]{state}[/{colour}]" if colour else state
+
+    # A line of its own, not the table's title: a title wider than the table wraps in the middle.
+    console.print(
+        f"[bold]{result.dag_id} {result.ds}[/bold]: {coloured(result.state)} in {result.seconds:.1f}s",
+        soft_wrap=True,
+        highlight=False,
+    )
+    table = Table()
     table.add_column("task", overflow="fold")
     table.add_column("state", no_wrap=True)
-    colours = {"success": "green", "failed": "red", "upstream_failed": "red", "skipped": "yellow"}
-    for task_id, state in sorted(result.tasks.items()):
-        colour = colours.get(state, "")
-        table.add_row(task_id, f"[{colour}]{state}[/{colour}]" if colour else state)
+    for task_id, state in result.tasks.items():
+        table.add_row(task_id, coloured(state))
     console.print(table)
     if getattr(result, "error", None):
         console.print(f"[red]error:[/red] {escape(result.error)}", soft_wrap=True, highlight=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from retrain.report.console import history_table
+from retrain.report.console import history_table, print_run_result
 
 
 def _render(history: list[dict]) -> str:
@@ -31,3 +31,19 @@ def test_approval_column_only_when_someone_was_asked() -> None:
     assert "approval" in text
     assert "bob: rejected" in text and "timed out" in text and "alice: approved" in text
     assert "r [bold]x[/bold]" in text  # a comment's markup is shown, not interpreted
+
+
+def test_a_run_summary_keeps_its_heading_on_one_line_and_the_tasks_in_run_order() -> None:
+    from types import SimpleNamespace
+
+    tasks = {"wait_for_data": "success", "validate_data": "success", "train_model": "failed", "end": "upstream_failed"}
+    result = SimpleNamespace(dag_id="retrain", ds="2025-12-21", state="failed", seconds=8.25, tasks=tasks,
+                             errors={"train_model": ValueError("bad parameter")}, error=None)  # fmt: skip
+    console = Console(width=60, record=True)
+    print_run_result(console, result, None)
+    text = console.export_text()
+    lines = text.splitlines()
+    assert lines[0] == "retrain 2025-12-21: failed in 8.2s"  # one line, though wider than the table
+    shown = [name for line in lines for name in tasks if f" {name} " in line]
+    assert shown == list(tasks)
+    assert "train_model failed: ValueError: bad parameter" in text
