@@ -23,7 +23,10 @@ $(VENV)/.installed: $(BIN)/uv pyproject.toml uv.lock
 	$(BIN)/uv sync --frozen --compile-bytecode --python $(BIN)/python
 	@touch $@
 
+# The project's own bytecode too (uv compiles the dependencies'): Python caches it by itself only where
+# PYTHONDONTWRITEBYTECODE is unset, and compiling src/ and dags/ again costs ~0.3 s of every command.
 install: $(VENV)/.installed ## create .venv from uv.lock (idempotent; quick when nothing changed)
+	@$(BIN)/python -m compileall -q -j 0 src dags > /dev/null
 
 demo: install ## simulate weeks of daily data through the real Airflow DAGs and show what happened
 	$(BIN)/retrain demo
