@@ -6,6 +6,7 @@ import gc
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -84,18 +85,27 @@ class _Node:
         self.me = self  # a reference cycle: only the collector frees it
 
 
+@contextmanager
+def _full_collections() -> Iterator[list[dict]]:
+    """The full collections that start inside the block (the list fills as they happen)."""
+    started: list[dict] = []
+
+    def count_full(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            started.append(info)
+
+    gc.callbacks.append(count_full)
+    try:
+        yield started
+    finally:
+        gc.callbacks.remove(count_full)
+
+
 def test_a_run_collects_young_garbage_and_does_no_full_collection_until_it_ends() -> None:
     import weakref
 
     threshold = gc.get_threshold()
-    full_collections = []
-
-    def count_full(phase: str, info: dict) -> None:
-        if phase == "start" and info["generation"] == 2:
-            full_collections.append(info)
-
-    gc.callbacks.append(count_full)
-    try:
+    with _full_collections() as full_collections:
         with young_collections_only():
             assert gc.get_threshold()[:2] == threshold[:2] and gc.get_threshold()[2] >= 10**9
             young = weakref.ref(_Node())
@@ -105,24 +115,12 @@ def test_a_run_collects_young_garbage_and_does_no_full_collection_until_it_ends(
             left = weakref.ref(_Node())
             del kept
         assert left() is None and len(full_collections) == 1  # the one full collection on leaving
-    finally:
-        gc.callbacks.remove(count_full)
     assert gc.get_threshold() == threshold
 
 
 def test_the_last_run_of_a_process_leaves_without_a_full_collection() -> None:
-    full_collections = []
-
-    def count_full(phase: str, info: dict) -> None:
-        if phase == "start" and info["generation"] == 2:
-            full_collections.append(info)
-
-    gc.callbacks.append(count_full)
-    try:
-        with young_collections_only(collect_on_leaving=False):
-            _Node()
-    finally:
-        gc.callbacks.remove(count_full)
+    with _full_collections() as full_collections, young_collections_only(collect_on_leaving=False):
+        _Node()
     assert full_collections == []
 
 
