@@ -3,7 +3,7 @@
 Telegram goes through a plain httpx client (`POST {api}/bot{token}/sendMessage`) because apprise's
 Telegram plugin cannot point at another Bot API host (a self-hosted server, or a local stand-in in
 tests). Every other channel is an apprise URL from `RETRAIN_NOTIFY_URLS`. With no channel configured
-the message goes to the log, so the task log and the console still show it.
+the message goes to the log, so the task log still shows it (and the outbox records it).
 
 Each channel gets the message fitted to its own limit (Telegram: 4,096 characters; an apprise
 plugin: its `body_maxlen`), free text shortened first (`messages.render`), and the outbox records
