@@ -149,7 +149,10 @@ def test_features_now_labels_later_through_airflow(runner, monkeypatch) -> None:
     finally:
         sensor_log.removeHandler(seen)
     assert waited.tasks["wait_for_data"] == "failed" and waited.tasks["resolve_model"] == "upstream_failed"
-    assert any(f"waiting for {settings.data_dir / 'raw' / '2025-12-20' / 'data.csv'}" in line for line in seen.lines)
+    # the error names the file; nothing was waited for, so no "waiting for" line either
+    error = str(waited.errors["wait_for_data"])
+    assert f"{settings.data_dir / 'raw' / '2025-12-20' / 'data.csv'} will not land" in error
+    assert not [line for line in seen.lines if "waiting for" in line]
     alert = read_outbox(settings.outbox_path)[-1]["text"]  # the failure alert quotes the reason
     assert "wait_for_data" in alert and "is in quarantine" in alert and "the header has 3 columns" in alert
 
