@@ -251,10 +251,14 @@ def _run_range(
                 exit_now(stop.exit_code)
     failed = [r for r in results if not r.ok]
     seconds = sum(r.seconds for r in results)
-    table = Table(
-        title=f"{dag_id}: {len(results) - len(failed)} of {len(results)} day(s) succeeded in {seconds:.1f}s "
-        f"({seconds / len(results):.2f} s/day)"
+    # A line of its own, not the table's title: a title wider than the table wraps in the middle.
+    console.print(
+        f"[bold]{dag_id}[/bold]: {len(results) - len(failed)} of {len(results)} day(s) succeeded in {seconds:.1f}s "
+        f"({seconds / len(results):.2f} s/day)",
+        soft_wrap=True,
+        highlight=False,
     )
+    table = Table()
     for column in ("date", "state", "seconds"):
         table.add_column(column, no_wrap=True)
     table.add_column("failed tasks / error", overflow="fold")  # a path is folded, never cut

@@ -76,7 +76,7 @@ def test_a_range_reports_every_day_and_exits_1_when_one_failed(retrain_env, monk
     # then: every day ran, the summary names each failure, and the exit code says one failed
     assert exited.value.exit_code == 1 and runner.seen == days
     text = out.export_text()
-    assert "2 of 4 day(s) succeeded" in text
+    assert "generate_data: 2 of 4 day(s) succeeded in 2.0s (0.50 s/day)" in text.splitlines()  # one whole line
     assert "2025-12-02 │ failed" in text and "generate: ValueError: the header has 3 columns" in " ".join(text.split())
     assert "RunInProgressError" in text
     assert "2 day(s) failed: 2025-12-02, 2025-12-04" in text
