@@ -160,16 +160,13 @@ def metrics_from_proba(y: Any, proba: Any, classes: Any, names: Iterable[str] = 
 
 
 def _scores(model: Any, X: Any, y: Any, names: Iterable[str]) -> dict[str, float]:
+    # One walk of the model: its predictions are the argmax of its probabilities, as on the holdout
+    # (`metrics_from_proba`) and in the scored files, so a training metric means what a holdout one does.
     names = list(names)
     for name in names:
         _check_metric(name)
-    X = _features(model, X)
-    classes = list(getattr(model, "classes_", []))
-    if len(classes) < 2:
-        raise ValueError("the model knows fewer than two classes (classes_); it cannot be scored")
-    pred = model.predict(X)
-    proba = model.predict_proba(X) if (_NEEDS_PROBA & set(names)) else None
-    return {name: metric_from_predictions(name, y, pred, proba, classes) for name in names}
+    classes, proba = class_probabilities(model, X)
+    return metrics_from_proba(y, proba, classes, names)
 
 
 def score(model: Any, X: Any, y: Any, metric: str) -> float:
@@ -179,7 +176,7 @@ def score(model: Any, X: Any, y: Any, metric: str) -> float:
     problems use one-vs-rest macro ROC AUC / average precision and macro F1 / precision / recall.
 
     Args:
-        model: A fitted classifier with predict / predict_proba and `classes_`.
+        model: A fitted classifier with `predict_proba` and `classes_`; its prediction is the argmax.
         X: Holdout features as a DataFrame (columns are selected by name).
         y: Holdout labels.
         metric: One of `METRICS`.
@@ -192,5 +189,5 @@ def score(model: Any, X: Any, y: Any, metric: str) -> float:
 
 
 def all_metrics(model: Any, X: Any, y: Any) -> dict[str, float]:
-    """Every supported metric, predicting once, for the model card and the MLflow run."""
+    """Every supported metric from one `predict_proba` (predictions: its argmax), for the card and the MLflow run."""
     return _scores(model, X, y, METRICS)

@@ -1,4 +1,4 @@
-"""Holdout metrics agree with sklearn.metrics, use only predict/predict_proba, and select columns by name."""
+"""Holdout metrics agree with sklearn.metrics, use predict_proba alone (predictions: its argmax), columns by name."""
 
 from __future__ import annotations
 
@@ -115,3 +115,33 @@ def test_unknown_metric_is_refused(binary: tuple[Any, pd.DataFrame, np.ndarray])
     model, X, y = binary
     with pytest.raises(ValueError, match="RETRAIN_METRIC"):
         score(model, X, y, "log_loss")
+
+
+class _CountingProba(_OnlyPredict):
+    """Counts `predict_proba` calls; `predict` disagrees with the argmax so a call to it would show."""
+
+    calls = 0
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.full(len(X), self.classes_[0])
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        self.calls += 1
+        return super().predict_proba(X)
+
+
+def test_all_metrics_walk_the_model_once_and_predict_the_argmax(
+    binary: tuple[Any, pd.DataFrame, np.ndarray],
+) -> None:
+    # given a model whose `predict` always says the first class
+    model, X, y = binary
+    counting = _CountingProba(model)
+
+    # when every metric is computed
+    scores = all_metrics(counting, X, y)
+
+    # then predict_proba ran once and the labels are its argmax (what the scored files say), not predict's
+    assert counting.calls == 1
+    argmax = model.classes_[model.predict_proba(X).argmax(axis=1)]
+    assert scores["accuracy"] == pytest.approx(skm.accuracy_score(y, argmax))
+    assert scores["accuracy"] != pytest.approx(skm.accuracy_score(y, np.full(len(y), model.classes_[0])))
