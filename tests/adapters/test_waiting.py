@@ -67,6 +67,11 @@ def test_the_sensor_names_its_file_defers_and_fails_at_once_on_a_quarantined_day
     assert isinstance(deferred.value.trigger, DayLandedTrigger)
     assert deferred.value.trigger.path == str(layout.raw_data(DS))
     assert f"waiting for {layout.raw_data(DS)}" in caplog.text
+    assert "a look every 5 s, for at most 60 s" in caplog.text
+    # a timeout shorter than the interval: the trigger looks again at the deadline, and the log says so
+    with pytest.raises(TaskDeferred):
+        DayLandedSensor(task_id="wait_for_data", ds=DS, part="features", poke_interval=60, timeout=1).execute({})
+    assert "a look every 1 s, for at most 1 s" in caplog.text
     # quarantined: it fails at once (no retry), with the reason and how to land it again
     quarantine_day(layout, DS, "the header has 3 columns", [])
     with pytest.raises(AirflowFailException, match="is in quarantine.*the header has 3 columns.*generate_data"):

@@ -83,7 +83,7 @@ class DayLandedSensor(BaseSensorOperator):
             "%s is not there yet: deferring to the triggerer (a look every %.0f s, for at most %.0f s: "
             "RETRAIN_WAIT_TIMEOUT)",
             path,
-            self.poke_interval,
+            min(self.poke_interval, self.timeout),  # the trigger never sleeps past the deadline
             self.timeout,
         )
         self.defer(

@@ -125,9 +125,10 @@ def curve_plots(y: np.ndarray, models: dict[str, np.ndarray], classes: list[Any]
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right" if ax is ax_roc else "lower left", fontsize=9)
         ax.set_aspect("equal")
+    on = "both models on the same holdout" if len(models) > 1 else f"the {next(iter(models))} on the holdout"
     return [
-        _figure(_svg(roc, "roc-curve"), "ROC: both models on the same holdout"),
-        _figure(_svg(pr, "pr-curve"), "Precision-recall: both models on the same holdout"),
+        _figure(_svg(roc, "roc-curve"), f"ROC: {on}"),
+        _figure(_svg(pr, "pr-curve"), f"Precision-recall: {on}"),
     ]
 
 

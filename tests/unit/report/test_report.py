@@ -88,6 +88,7 @@ def test_plots_are_inline_svg_one_per_drifted_feature(report: str) -> None:
     labels = [re.search(r'aria-label="([^"]+)"', s).group(1) for s in svgs]
     assert labels == ["roc-curve", "pr-curve", "confusion-challenger", "confusion-champion", *labels[4:]]
     assert sorted(labels[4:]) == ["drift-f01", "drift-f03"]
+    assert "ROC: both models on the same holdout" in report
     for svg in svgs:
         ET.fromstring(svg)  # each plot is well-formed XML after the id rewriting
 
@@ -150,6 +151,8 @@ def test_without_a_champion() -> None:
     assert "No champion yet" in html
     assert "<li>no champion yet</li>" in html
     assert "confusion-champion" not in html
+    assert "both models" not in html  # the curves' captions name the one model they show
+    assert "ROC: the challenger on the holdout" in html
 
 
 def test_drift_given_as_a_dict_or_not_at_all(report: str) -> None:
