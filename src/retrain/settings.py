@@ -324,14 +324,26 @@ class Settings(BaseSettings):
         return data
 
     def effective_locations(self) -> dict[str, str]:
-        """Where this configuration reads and writes, after defaults (URL passwords masked)."""
+        """Where this configuration reads, writes and reports to, after defaults (URL passwords masked)."""
         from retrain.secrets import mask_url
 
         return {
             "mlflow_tracking_uri": mask_url(self.mlflow_tracking_uri),
             "data_dir": str(self.data_dir),
             "airflow_home": str(Path(os.environ.get("AIRFLOW_HOME") or self.airflow_home).absolute()),
+            "mlflow_telemetry": _mlflow_telemetry(),
         }
+
+
+def _mlflow_telemetry() -> str:
+    """Whether MLflow reports usage (off unless the user opted in: `retrain/__init__.py` sets the default).
+
+    MLflow's own rule (`mlflow.telemetry.utils.is_telemetry_disabled`), read here without importing MLflow.
+    """
+    off = os.environ.get("MLFLOW_DISABLE_TELEMETRY", "").lower() in ("true", "1")
+    if off or os.environ.get("DO_NOT_TRACK", "false").lower() == "true":
+        return "off"
+    return "on: MLflow reports usage to mlflow-telemetry.io (MLFLOW_DISABLE_TELEMETRY=false)"
 
 
 _ENV_NAMES: dict[str, str] = {}

@@ -198,3 +198,14 @@ def test_effective_locations_are_absolute_and_mask_passwords(tmp_path: Path, mon
     assert "pa55word" not in where["mlflow_tracking_uri"] and "127.0.0.1/mlflow" in where["mlflow_tracking_uri"]
     assert where["data_dir"] == str(tmp_path / "data")
     assert where["airflow_home"] == str(tmp_path / "airflow")
+    assert where["mlflow_telemetry"] == "off"  # retrain's default (the package sets it on import)
+
+
+def test_the_effective_settings_say_when_mlflow_telemetry_was_opted_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a user who opted in to MLflow's usage reports
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "false")
+    monkeypatch.delenv("DO_NOT_TRACK", raising=False)
+    # then `retrain settings` says where they go; DO_NOT_TRACK still turns them off, as in MLflow
+    assert load_settings({}).effective_locations()["mlflow_telemetry"].startswith("on: ")
+    monkeypatch.setenv("DO_NOT_TRACK", "true")
+    assert load_settings({}).effective_locations()["mlflow_telemetry"] == "off"
