@@ -210,6 +210,11 @@ def _drift_section(
             f"against itself at {drift.null_rows:,} rows, level {drift.null_level:.4f}) and ≥ the floor "
             f"{drift.psi_floor:g}."
         )
+        if drift.null_rows != drift.current_rows:  # one null serves every day of about this size
+            rule += (
+                f" The null is drawn at the current rows rounded down to two significant digits "
+                f"({drift.current_rows:,} → {drift.null_rows:,}), so days of about this size share it."
+            )
     else:
         thresholds = []
         if not math.isnan(drift.psi_threshold):

@@ -374,6 +374,7 @@ def test_calibrated_drift_shows_the_null_and_the_floor_and_the_slice_table() -> 
     assert f'<td>categorical</td><td class="over">{plan.psi:.4f}</td><td>{plan.null_quantile:.4f}</td>' in table
     assert table.count("<td>0.1000</td>") == len(day.features)
     assert f"at {day.null_rows:,} rows" in html and "floor 0.1" in html
+    assert "rounded down" not in html  # 1,000 current rows: the null was drawn at exactly that size
     assert "plan is categorical" in html  # no histogram of a category
     # and the slice table is there, the worse slice highlighted
     slices = re.search(r'<table class="slices">.*?</table>', html, re.DOTALL).group(0)
@@ -391,3 +392,15 @@ def test_the_realised_performance_is_shown_when_labels_arrived(report: str) -> N
     assert "2025-12-08" in section and "0.8834" in section and "2,000" in section
     assert "2025-12-09" in section and "undefined" in section
     assert 'id="performance"' not in report  # no labels yet: no section
+
+
+def test_a_null_drawn_at_fewer_rows_than_the_day_says_why() -> None:
+    # given a calibrated drift on a day of 1,234 rows (its null is drawn at 1,200, shared by days of that size)
+    reference, current = _drift()
+    current = pd.concat([current, current.iloc[:234]], ignore_index=True)
+    day = assess_day("2025-12-22", reference, current, DriftPolicy())
+    # when the report is built
+    html = _report(drift=day, reference=reference, current=current)
+    # then the two row counts are explained, not only quoted side by side
+    assert day.null_rows == 1_200 and "current: 1,234 rows" in html
+    assert "rounded down to two significant digits (1,234 → 1,200)" in html
