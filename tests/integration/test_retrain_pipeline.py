@@ -79,6 +79,26 @@ def test_first_retrain_deploys_then_a_high_threshold_skips(runner, telegram_serv
     assert [v["version"] for v in registry.versions()] == ["1"]
     assert len([r for r in telegram_server.requests if r.api_method == "sendMessage"]) == 1
 
+    # when: the same date is run again with other estimator parameters (its card would come out different)
+    before, ledger_rows, runs = _data_files(layout), settings.ledger_path.read_bytes(), _mlflow_runs(registry)
+    monkeypatch.setenv("RETRAIN_ESTIMATOR_PARAMS", '{"max_iter": 50}')
+    changed = runner.run("retrain", timeline[6], {"trigger": "schedule"})
+    monkeypatch.delenv("RETRAIN_ESTIMATOR_PARAMS")
+
+    # then: prepare_data failed at once (a conflict: no retry) saying what differs, and nothing ran after it
+    assert not changed.ok
+    assert changed.tasks["prepare_data"] == "failed" and changed.tasks["train_model"] == "upstream_failed"
+    error = str(changed.errors["prepare_data"])
+    assert f"{timeline[6]} was already decided (deploy" in error
+    assert 'RETRAIN_ESTIMATOR_PARAMS: recorded {}, now {"max_iter": 50}' in error
+    # and no file under the data folder was written (not even with the same bytes), no ledger row, no MLflow run
+    assert _data_files(layout) == before and settings.ledger_path.read_bytes() == ledger_rows
+    assert _mlflow_runs(registry) == runs and [v["version"] for v in registry.versions()] == ["1"]
+    # and the one failure alert names the task, its first try and the conflict
+    alert = [r for r in telegram_server.requests if r.api_method == "sendMessage"][-1].json["text"]
+    assert "task=prepare_data" in alert and "try=1" in alert and "RETRAIN_ESTIMATOR_PARAMS" in alert
+    sent = 2  # the deploy message and that alert
+
     # when: a later retrain runs under a threshold nobody can reach
     monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.999")
     second = runner.run("retrain", timeline[7], {"trigger": "manual"})
@@ -89,7 +109,7 @@ def test_first_retrain_deploys_then_a_high_threshold_skips(runner, telegram_serv
     assert second.tasks["deploy_model"] == "skipped"
     assert second.tasks["notify_success"] == "skipped"
     assert registry.champion().version == "1"
-    assert len([r for r in telegram_server.requests if r.api_method == "sendMessage"]) == 1
+    assert len([r for r in telegram_server.requests if r.api_method == "sendMessage"]) == sent
     assert "0.9990" in layout.report_file(timeline[7]).read_text()  # the unreachable threshold, in the reasons
     skip = json.loads((layout.models(timeline[7]) / "decision.json").read_text())
     assert skip["deploy"] is False
@@ -107,6 +127,17 @@ def _retrain_files(layout: Layout, ds: str) -> dict[str, bytes]:
     """The model card, the split and its pin, the holdout scores and the report of the retrain of `ds`."""
     folders = (layout.models(ds), layout.processed(ds), layout.report_file(ds).parent)
     return {str(f): f.read_bytes() for folder in folders for f in sorted(folder.iterdir())}
+
+
+def _data_files(layout: Layout) -> dict[str, tuple[bytes, int]]:
+    """Every file under the data folder: its bytes and when it was last written."""
+    files = sorted(p for p in layout.root.rglob("*") if p.is_file())
+    return {str(p): (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
+
+
+def _mlflow_runs(registry) -> int:  # type: ignore[no-untyped-def]
+    client = registry.client
+    return len(client.search_runs([e.experiment_id for e in client.search_experiments()]))
 
 
 def test_retrain_without_data_fails_at_the_sensor(runner) -> None:  # type: ignore[no-untyped-def]

@@ -11,8 +11,10 @@ What makes reruns converge: `prepare` pins the window, the holdout days and the 
 decision.json), a rerun reuses that pin and the recorded trigger whatever labels landed since: a
 date is decided once, and labels that land later are for a later date's retrain. `train` then reuses
 the MLflow run trained on the same date, data and settings (its fingerprint), so a rerun reaches the
-same decision with the same run and writes the same files; the model card refuses to be rewritten
-with other content (`retrain.records.card.write_card`), so no card is ever left half old, half new.
+same decision with the same run and writes the same files. A rerun of a decided date under settings
+its card records otherwise (estimator, parameters, seed, gate) stops at its first step, before any
+write (`retrain.records.card.refuse_changed_rerun`); and the card refuses to be rewritten with other
+content (`retrain.records.card.write_card`), so no card is ever left half old, half new.
 
 The promotion that follows a `deploy` decision lives in `retrain.jobs.promote`.
 """
@@ -20,15 +22,13 @@ The promotion that follows a `deploy` decision lives in `retrain.jobs.promote`.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrain.jobs.retrain_outputs import write_holdout_scores, write_retrain_report
-from retrain.jobs.retrain_run import Approval, Evaluated, HoldoutScores, RetrainRun
+from retrain.jobs.retrain_run import Approval, Evaluated, HoldoutScores, RetrainRun, fingerprint
 from retrain.model.gate import GatePolicy, decide_paired
 
 if TYPE_CHECKING:
@@ -39,21 +39,6 @@ if TYPE_CHECKING:
     from retrain.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def fingerprint(settings: Settings, train_sha: str, holdout_sha: str) -> str:
-    """What makes two trainings identical: estimator, parameters, seed and both split files' SHA-256.
-
-    The key `val` is the holdout's: kept so that runs logged before the rename are still recognised.
-    """
-    spec = {
-        "estimator": settings.estimator,
-        "params": settings.estimator_params,
-        "seed": settings.seed,
-        "train": train_sha,
-        "val": holdout_sha,
-    }
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _pinned_holdout(pinned: dict[str, Any]) -> list[str]:
@@ -105,6 +90,7 @@ class RetrainJob:
 
         Raises:
             FileNotFoundError: `ds`'s features have not landed, or no day up to `ds` is labelled yet.
+            ConflictError: `ds` is decided and its card records other settings: nothing was written.
             NothingToDo: the window holds no labelled day newer than the champion's training window
                 (recorded in the ledger as a skip first): training again would learn nothing new.
         """
@@ -117,6 +103,7 @@ class RetrainJob:
                 f"raw/{ds}/data.csv has not landed; run the generate_data DAG for {ds} first "
                 f"(retrain run generate_data --date {ds})"
             )
+        card.refuse_changed_rerun(self.layout, ds, self.settings)
         window = training_window(self.layout.labelled_days(until=ds), ds, self.settings.window_days)
         pinned_path = self.layout.prepared_file(ds)
         pinned = read_json(pinned_path) if pinned_path.is_file() else None
@@ -244,9 +231,11 @@ class RetrainJob:
 
         Raises:
             DataValidationError: A split cannot be trained or scored (e.g. one class only).
+            ConflictError: `run.ds` is decided under other settings or rows: processed/{ds}/ was left as it was.
         """
         from retrain.data.prepare import fits_kinds, split_window, window_kinds, write_split
         from retrain.data.validate import check_trainable, validate_day
+        from retrain.records import card
 
         columns = list(run.columns)
         frames = {
@@ -263,6 +252,8 @@ class RetrainJob:
         )
         check_trainable(train["target"], where="the training split", stratified=False)
         check_trainable(holdout["target"], where="the holdout split", stratified=False)
+        # Also here, not only in prepare: a task cleared on its own in Airflow reruns without prepare.
+        card.refuse_changed_rerun(self.layout, run.ds, self.settings, rows=(len(train), len(holdout)))
         write_split(self.layout, run.ds, train, holdout)
         log.info("train %d rows, holdout %d rows", len(train), len(holdout))
         return dataclasses.replace(run, train_rows=len(train), holdout_rows=len(holdout))
@@ -274,13 +265,16 @@ class RetrainJob:
 
         Raises:
             EstimatorError: `RETRAIN_ESTIMATOR` / `RETRAIN_ESTIMATOR_PARAMS` cannot work (configuration).
+            ConflictError: `run.ds` is decided under other settings: no MLflow run was logged.
         """
         from retrain.data.prepare import read_split
         from retrain.io import sha256_file
         from retrain.model.evaluate import all_metrics
         from retrain.model.train import build_estimator, fit
+        from retrain.records import card
 
         settings, ds = self.settings, run.ds
+        card.refuse_changed_rerun(self.layout, ds, settings)
         train_file, holdout_file = self.layout.train_file(ds), self.layout.holdout_file(ds)
         spec = fingerprint(settings, sha256_file(train_file), sha256_file(holdout_file))
         reused = self.registry.find_run({"ds": ds, "fingerprint": spec})

@@ -2,11 +2,14 @@
 
 `RetrainRun` grows step by step (`dataclasses.replace`); `Evaluated` is what the gate hands to the
 branch and to the deploy or skip; `Approval` is a person's answer when `RETRAIN_APPROVAL=required`.
+`fingerprint` says when two attempts train the same run (`RetrainRun.reused_run`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -14,6 +17,22 @@ from retrain.model.gate import GateDecision
 
 if TYPE_CHECKING:
     from retrain.records.ledger import Trigger
+    from retrain.settings import Settings
+
+
+def fingerprint(settings: Settings, train_sha: str, holdout_sha: str) -> str:
+    """What makes two trainings identical: estimator, parameters, seed and both split files' SHA-256.
+
+    The key `val` is the holdout's: kept so that runs logged before the rename are still recognised.
+    """
+    spec = {
+        "estimator": settings.estimator,
+        "params": settings.estimator_params,
+        "seed": settings.seed,
+        "train": train_sha,
+        "val": holdout_sha,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

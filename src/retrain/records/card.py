@@ -7,7 +7,10 @@ The file names come from `Layout.card_file`.
 
 A card is written once: decision.json marks the date as decided (`recorded_decision`), and from then
 on `write_card` only ever rewrites the card with the same content (a rerun); anything else would
-leave decision.json contradicting model.json, the ledger and MLflow, so it is refused.
+leave decision.json contradicting model.json, the ledger and MLflow, so it is refused. A rerun whose
+settings differ from those the card records is refused earlier, by `refuse_changed_rerun`, before
+its first step writes a file or logs an MLflow run: `write_card` is the last line of defence (a
+change no setting on the card shows, e.g. in the code), not the usual one.
 """
 
 from __future__ import annotations
@@ -52,6 +55,89 @@ def recorded_pin(layout: Layout, ds: str) -> dict[str, Any] | None:
     }
 
 
+RECORDED_SETTINGS: tuple[tuple[str, CardPart, str, str], ...] = (
+    ("RETRAIN_ESTIMATOR", "params", "estimator", "estimator"),
+    ("RETRAIN_ESTIMATOR_PARAMS", "params", "estimator_params", "estimator_params"),
+    ("RETRAIN_SEED", "params", "seed", "seed"),
+    ("RETRAIN_METRIC", "decision", "metric", "metric"),
+    ("RETRAIN_METRIC_THRESHOLD", "decision", "threshold", "metric_threshold"),
+    ("RETRAIN_MIN_IMPROVEMENT", "decision", "min_improvement", "min_improvement"),
+    ("RETRAIN_GATE_METHOD", "decision", "method", "gate_method"),
+    ("RETRAIN_GATE_CONFIDENCE", "decision", "confidence", "gate_confidence"),
+)
+"""The settings a card records as they are: (variable, card part, key in it, `Settings` field).
+
+params.json holds them as `card_parts` writes them; decision.json as the gate (`GatePolicy.from_settings`)
+put them in its decision. The other gate settings (resamples, size limits, slices) leave no value of
+their own on the card: a change of theirs that changes the card is still refused, by `write_card`.
+"""
+
+
+def changed_settings(layout: Layout, ds: str, settings: Settings) -> list[str]:
+    """The settings whose value on the card of `ds` differs from `settings`', as "NAME: recorded X, now Y".
+
+    A value the card lacks (a card written before it was recorded) or holds as null (the confidence of
+    a point-estimate gate, or of a holdout too small to decide) is not compared: no run would write it.
+    """
+    parts: dict[str, dict[str, Any]] = {}
+    changes: list[str] = []
+    for name, part, key, field in RECORDED_SETTINGS:
+        if part not in parts:
+            path = layout.card_file(ds, part)
+            parts[part] = read_json(path) if path.is_file() else {}
+        recorded, now = parts[part].get(key), getattr(settings, field)
+        if recorded is not None and _canonical(recorded) != _canonical(now):
+            changes.append(f"{name}: recorded {_shown(recorded)}, now {_shown(now)}")
+    return changes
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def refuse_changed_rerun(layout: Layout, ds: str, settings: Settings, *, rows: tuple[int, int] | None = None) -> None:
+    """Refuse a rerun of decided `ds` that would write another card, before the step that calls it writes.
+
+    Called first by each retrain step that writes a file or logs to MLflow (prepare, split, train), so
+    such a rerun stops at its first step with nothing changed: not after it rewrote processed/{ds}/ and
+    logged a second MLflow run, when `write_card` would refuse it. A date not decided yet is not checked.
+
+    Args:
+        layout: Where the card of `ds` is.
+        ds: The date being retrained.
+        settings: The settings of this run (compared with `RECORDED_SETTINGS` on the card).
+        rows: The training and holdout rows of this run's split, once known (compared with window.json).
+
+    Raises:
+        ConflictError: `ds` is decided and this run's settings (or split) differ from the card's; the
+            message names the date, each difference (recorded and now) and how to go on.
+    """
+    from retrain.errors import ConflictError
+
+    decided = recorded_decision(layout, ds)
+    if decided is None:
+        return
+    changes = changed_settings(layout, ds, settings)
+    window = layout.card_file(ds, "window")
+    if rows is not None and window.is_file():
+        recorded = read_json(window)
+        if [recorded.get("train_rows"), recorded.get("holdout_rows")] != list(rows):
+            changes.append(
+                f"the split: recorded {recorded.get('train_rows')} training and {recorded.get('holdout_rows')} "
+                f"holdout rows, now {rows[0]} and {rows[1]} (RETRAIN_HOLDOUT_FRACTION, or a raw day of the "
+                "window, changed since?)"
+            )
+    if not changes:
+        return
+    raise ConflictError(
+        f"{ds} was already decided ({decided.get('decision')}, models/{ds}/decision.json) under other settings: "
+        f"{'; '.join(changes)}. A rerun would write another card, so it stopped before changing anything "
+        f"(processed/{ds}/, MLflow, the ledger and models/{ds}/ are as they were). To rerun {ds}, restore the "
+        f"recorded settings; for a decision under the new ones, retrain a later date "
+        f"(retrain run retrain --date YYYY-MM-DD)"
+    )
+
+
 def card_parts(
     run: RetrainRun, scores: HoldoutScores, decision: GateDecision, settings: Settings
 ) -> dict[CardPart, dict[str, Any]]:
@@ -86,12 +172,14 @@ def card_parts(
     }
 
 
-def _same_json(path: Path, data: dict[str, Any]) -> bool:
-    # Compared as canonical JSON text, not as dicts: a NaN metric is "NaN" on both sides but never == itself.
-    def canonical(value: Any) -> str:
-        return json.dumps(value, sort_keys=True, default=str)
+def _canonical(value: Any) -> str:
+    # Compared as canonical JSON text, not as values: a NaN metric is "NaN" on both sides but never == itself,
+    # and a value goes through JSON once as it would on its way into the card (a tuple becomes a list).
+    return json.dumps(json.loads(json.dumps(value, sort_keys=True, default=str)), sort_keys=True)
 
-    return path.is_file() and canonical(read_json(path)) == canonical(json.loads(canonical(data)))
+
+def _same_json(path: Path, data: dict[str, Any]) -> bool:
+    return path.is_file() and _canonical(read_json(path)) == _canonical(data)
 
 
 def write_card(

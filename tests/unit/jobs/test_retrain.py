@@ -11,6 +11,7 @@ import pytest
 
 from retrain.data.errors import DataValidationError
 from retrain.data.generate import generate_and_write
+from retrain.errors import ConflictError
 from retrain.jobs.promote import PromotionJob
 from retrain.jobs.retrain import Evaluated, RetrainJob, RetrainRun
 from retrain.layout import Layout
@@ -167,8 +168,6 @@ def test_a_decided_date_rerun_after_labels_landed_keeps_its_pin_decision_and_fil
 
 
 def test_a_decided_card_is_never_rewritten_with_other_content(job: RetrainJob) -> None:
-    from retrain.errors import ConflictError
-
     # given: a date decided (deployed)
     first = _decide(job, DAYS[-1])
     before, history = _files(job, DAYS[-1]), ledger.read(job.settings.ledger_path)
@@ -362,3 +361,79 @@ def test_the_gate_benchmark_replays_the_jobs_decision(job: RetrainJob, monkeypat
     assert replayed.gain == pytest.approx(decision.challenger_score - decision.champion_score, abs=1e-12)
     assert replayed.ci_low == pytest.approx(decision.ci_low, abs=1e-12)
     assert replayed.deploy["gate"] is decision.deploy
+
+
+def _home(job: RetrainJob) -> dict[str, tuple[bytes, int]]:
+    """Every file under RETRAIN_HOME (data, card, split, ledger, MLflow store), its bytes and when it was written."""
+    files = sorted(p for p in job.settings.home.rglob("*") if p.is_file())
+    return {str(p): (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
+
+
+def _mlflow_runs(job: RetrainJob) -> int:
+    client = job.registry.client
+    return len(client.search_runs([e.experiment_id for e in client.search_experiments()]))
+
+
+@pytest.mark.parametrize(
+    ("changed", "named"),
+    [
+        (
+            {"estimator_params": {"max_iter": 50}},
+            'RETRAIN_ESTIMATOR_PARAMS: recorded {"max_iter": 20}, now {"max_iter": 50}',
+        ),
+        (
+            {"estimator": "sklearn.linear_model.LogisticRegression", "estimator_params": {}},
+            "RETRAIN_ESTIMATOR: recorded sklearn.ensemble.HistGradientBoostingClassifier, now sklearn.linear_model",
+        ),
+    ],
+)
+def test_a_decided_date_rerun_under_other_settings_fails_at_prepare_changing_nothing(
+    job: RetrainJob, changed: dict, named: str
+) -> None:
+    # given: a date decided (deployed), every file under RETRAIN_HOME and the MLflow runs
+    first = _decide(job, DAYS[-1])
+    before, runs = _home(job), _mlflow_runs(job)
+    # when: it is rerun under settings its card records otherwise (another estimator or its parameters)
+    other = RetrainJob(job.settings.model_copy(update=changed), job.layout, job.registry)
+    with pytest.raises(ConflictError) as caught:
+        other.prepare(DAYS[-1], "schedule")
+    # then: its first step fails with a conflict naming the date, what differs (recorded and now) and how to go on
+    message = str(caught.value)
+    assert message.startswith(f"{DAYS[-1]} was already decided (deploy, models/{DAYS[-1]}/decision.json)")
+    assert named in message and "restore the recorded settings" in message and "later date" in message
+    # and nothing changed: no file under RETRAIN_HOME written (not even with the same bytes), no MLflow run logged
+    assert _home(job) == before and _mlflow_runs(job) == runs
+
+    # when: processed/{ds}/ is gone (an unchanged rerun would pin again from the card), and it is rerun so again
+    shutil.rmtree(job.layout.processed(DAYS[-1]))
+    before = _home(job)
+    with pytest.raises(ConflictError):
+        other.prepare(DAYS[-1], "schedule")
+    # then: the pin is not written back either
+    assert _home(job) == before and not job.layout.processed(DAYS[-1]).exists()
+
+    # when: the settings are restored
+    again = _decide(job, DAYS[-1])
+    # then: the rerun converges as before: the same MLflow run and decision, no second run or history row
+    assert again.run.run_id == first.run.run_id and again.run.reused_run and again.decision == first.decision
+    assert _mlflow_runs(job) == runs and len(ledger.read(job.settings.ledger_path)) == 1
+
+
+def test_a_step_run_on_its_own_under_other_settings_refuses_before_writing(job: RetrainJob) -> None:
+    # given: a decided date, and its run as prepare and validate hand it on (a task cleared on its own in
+    # Airflow reruns without prepare_data)
+    _decide(job, DAYS[-1])
+    run = job.validate(job.prepare(DAYS[-1], "schedule"))
+    trained = job.train(job.split(run))
+    before, runs = _home(job), _mlflow_runs(job)
+    # when: split and train run under other settings (a seed, then estimator parameters)
+    with pytest.raises(ConflictError, match="RETRAIN_SEED: recorded 42, now 7"):
+        RetrainJob(job.settings.model_copy(update={"seed": 7}), job.layout, job.registry).split(run)
+    other = RetrainJob(job.settings.model_copy(update={"estimator_params": {"max_iter": 50}}), job.layout, job.registry)
+    with pytest.raises(ConflictError, match="RETRAIN_ESTIMATOR_PARAMS"):
+        other.train(trained)
+    # and split runs under another holdout fraction, which the card shows only in its row counts
+    with pytest.raises(ConflictError, match="holdout rows, now"):
+        RetrainJob(job.settings.model_copy(update={"holdout_fraction": 0.3}), job.layout, job.registry).split(run)
+    # then: processed/{ds}/ was not rewritten and no MLflow run was logged
+    assert _home(job) == before and _mlflow_runs(job) == runs
