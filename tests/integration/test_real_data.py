@@ -7,6 +7,7 @@ species names, and the multiclass per-class probability columns sum to 1.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,88 @@ def test_penguins_from_source_to_predictions_with_species_names(
     # and: a plain MLflow client in another process, and the `mlflow models predict` CLI, reproduce them
     if estimator is None:
         plain_mlflow_reproduces(settings, layout.raw_data(ds), predictions, tmp_path)
+
+
+def penguin_parquet_days(source: Path, timeline: list[str]) -> pd.DataFrame:
+    """Like `penguin_days`, as Parquet written from pandas' own dtypes, as users write it; the penguins, shuffled.
+
+    Even days from `convert_dtypes()` (`Int64`, `Float64`, `boolean`, `string`), odd days through
+    `read_csv(..., dtype_backend="pyarrow")` (`int64[pyarrow]`, `double[pyarrow]`, `string[pyarrow]`,
+    `bool[pyarrow]`); labels likewise (`string` species).
+    """
+    import io
+
+    import palmerpenguins
+
+    frame = palmerpenguins.load_penguins()
+    frame["long_flippers"] = (frame["flipper_length_mm"] > 200).astype(object).where(frame["flipper_length_mm"].notna())
+    frame = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    for i, (ds, rows) in enumerate(zip(timeline, np.array_split(np.arange(len(frame)), len(timeline)), strict=True)):
+        day = source / ds
+        day.mkdir(parents=True)
+        features = frame.loc[rows, ALL]
+        labels = frame.loc[rows, ["species"]].rename(columns={"species": "target"})
+        if i % 2 == 0:
+            features, labels = features.convert_dtypes(), labels.convert_dtypes()
+        else:
+            features = pd.read_csv(io.StringIO(features.to_csv(index=False)), dtype_backend="pyarrow")
+            labels = labels.convert_dtypes(dtype_backend="pyarrow")
+        features.to_parquet(day / "data.parquet", index=False)
+        labels.to_parquet(day / "target.parquet", index=False)
+    return frame
+
+
+def test_penguins_as_nullable_parquet_land_train_and_score_like_plain_ones(
+    runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from typer.testing import CliRunner
+
+    from retrain.cli import app
+
+    # given: the penguins as 6 days of Parquet written from pandas' nullable and pyarrow dtypes
+    timeline = days("2026-01-01", 6)
+    frame = penguin_parquet_days(tmp_path / "source", timeline)
+    monkeypatch.setenv("RETRAIN_SOURCE", str(tmp_path / "source"))
+    monkeypatch.setenv("RETRAIN_HOLDOUT_DAYS", "3")
+    monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.5")
+    # when: they land, train a champion, and the last day is scored
+    for ds in timeline:
+        assert runner.run("generate_data", ds).ok, ds
+    ds = timeline[-1]
+    result = runner.run("retrain", ds)
+    assert result.ok, result.tasks
+    settings = load_settings()
+    assert ledger.find(settings.ledger_path, ds=ds)["decision"] == "deploy"
+    assert runner.run("batch_predict", ds).ok
+
+    # then: raw/ holds the values a plain CSV export holds, typed as plain ones, scored by the champion
+    layout = Layout(settings.data_dir)
+    landed = pd.read_csv(layout.raw_data(ds))
+    rows = frame.tail(len(landed)).reset_index(drop=True)
+    plain = pd.read_csv(io.StringIO(rows[ALL].to_csv(index=False)))  # pandas writes 187.0 for 187: dtypes aside
+    pd.testing.assert_frame_equal(landed, plain, check_dtype=False)
+    kinds = json.loads(layout.processed(ds).joinpath("kinds.json").read_text())["kinds"]
+    assert kinds["island"] == "string" and kinds["year"] == "int" and kinds["long_flippers"] == "bool", kinds
+    model = Registry.from_settings(settings).load_model(f"models:/{settings.model_name}@champion")
+    predictions = pd.read_csv(layout.predictions_file(ds))
+    assert (predictions["prediction"].to_numpy() == model.predict(landed[ALL])).all()
+    # and: `retrain predict` scores a pyarrow-backed file of the penguins whose sex was not recorded
+    # (`sex` is `null[pyarrow]`: no value at all) exactly as the same rows written from NumPy dtypes
+    unsexed = frame[frame["sex"].isna()][ALL].to_csv(index=False)
+    written = {}
+    for backend in ("numpy", "pyarrow"):
+        read = pd.read_csv(io.StringIO(unsexed), **({"dtype_backend": backend} if backend == "pyarrow" else {}))
+        read.to_parquet(tmp_path / f"unsexed-{backend}.parquet", index=False)
+        out = tmp_path / f"scored-{backend}.csv"
+        done = CliRunner().invoke(
+            app, ["predict", "--input", str(tmp_path / f"unsexed-{backend}.parquet"), "--output", str(out)]
+        )
+        assert done.exit_code == 0, done.output
+        written[backend] = out.read_bytes()
+    assert str(pd.read_parquet(tmp_path / "unsexed-pyarrow.parquet")["sex"].dtype) == "null[pyarrow]"
+    assert written["pyarrow"] == written["numpy"] and len(pd.read_csv(tmp_path / "scored-numpy.csv")) == 11
 
 
 def penguin_days_with(source: Path, plan: dict[str, list[str]]) -> None:

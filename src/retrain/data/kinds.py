@@ -5,7 +5,9 @@ model is trained on exactly the values it is later asked to score:
 
 - reading: numeric columns are declared float64 to pyarrow (the fast path, unchanged); `string` and
   `bool` columns are read as text, with pyarrow's missing-value spellings (``, `NA`, `NaN`, `null`,
-  ...) as missing (`read_type`);
+  ...) as missing (`read_type`); a typed (Parquet) column is cast to the same types (`as_read_type`),
+  whether pandas wrote it from NumPy dtypes, from its nullable ones (`Int64`, `Float64`, `boolean`,
+  `string`) or from pyarrow ones (`readable_type`);
 - in memory (`to_series`): `int` as int64 (float64 when a value is missing, as pandas holds it),
   `float` as float64, `string` as object of `str`, `bool` as object of Python `True`/`False`;
   a missing value is always `NaN` (scikit-learn's encoders treat `None` and `NaN` as two different
@@ -37,6 +39,43 @@ _BOOL_TEXT = {"true": True, "false": False}
 def read_type(kind: str) -> pa.DataType:
     """The pyarrow type a column of `kind` is read as from a CSV (numbers as float64, the rest as text)."""
     return pa.float64() if kind in NUMERIC_KINDS else pa.string()
+
+
+def readable_type(type_: pa.DataType) -> bool:
+    """Whether a typed column (Parquet) of `type_` can be read as a kind: numbers, true/false, text, or no value.
+
+    pandas writes its nullable dtypes as the types of their plain equivalents, with nulls for `<NA>`:
+    `Int64` as int64, `Float64` as double, `boolean` as bool, `string` as (large_)string; so does
+    `dtype_backend="pyarrow"`, which writes a column holding no value at all (an empty column of
+    `read_csv`, an all-missing object column) as `null`, and a `category` as a dictionary of its values.
+    Every one of them is read like its plain equivalent (`as_read_type`); a missing value stays missing.
+    """
+    if pa.types.is_dictionary(type_):
+        return readable_type(type_.value_type)
+    return (
+        pa.types.is_integer(type_)
+        or pa.types.is_floating(type_)
+        or pa.types.is_decimal(type_)
+        or pa.types.is_boolean(type_)
+        or pa.types.is_string(type_)
+        or pa.types.is_large_string(type_)
+        or pa.types.is_null(type_)
+    )
+
+
+def as_read_type(column: pa.ChunkedArray | pa.Array, kind: str | None) -> pa.ChunkedArray | pa.Array:
+    """A typed column of a `readable_type` as `read_type(kind)` holds it (`kind` None: a model of numbers only).
+
+    Numbers as float64 (integers, decimals, booleans as 0/1, numeric text; nulls stay null), the
+    rest as text (booleans as `true`/`false`, numbers as their digits), so that a Parquet column reaches
+    `to_series` as the same text or float64 its plain CSV equivalent gives.
+
+    Raises:
+        pa.ArrowInvalid: A text value is not a number in a numeric column (callers locate the row).
+        pa.ArrowNotImplementedError: The type is not a `readable_type`.
+    """
+    to = read_type(kind or "float")
+    return column if column.type == to else pc.cast(column, to, safe=False)
 
 
 def missing_as_null(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

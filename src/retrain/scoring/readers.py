@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -46,7 +45,7 @@ from retrain.data.csvfile import (
 )
 from retrain.data.diagnose import diagnose
 from retrain.data.errors import shown
-from retrain.data.kinds import NUMERIC_KINDS, read_type
+from retrain.data.kinds import NUMERIC_KINDS, as_read_type, read_type, readable_type
 from retrain.scoring import ScoringInputError
 from retrain.scoring.checks import check_columns, check_nulls, first_bad_row, matrices, not_a_number
 
@@ -329,19 +328,17 @@ def _float_columns(
 ) -> pa.RecordBatch:
     """Cast a Parquet batch's feature columns to float64 (ints, bools, decimals, numeric strings).
 
-    With `kinds`, the `string`/`bool` columns are cast to text instead (booleans as `true`/`false`).
+    With `kinds`, the `string`/`bool` columns are cast to text instead (booleans as `true`/`false`);
+    the casts are the data stage's (`retrain.data.kinds.as_read_type`), whatever dtypes pandas wrote.
     """
     arrays = []
     for j, name in enumerate(columns):
         array = batch.column(j)
-        if kinds is not None and kinds[name] not in NUMERIC_KINDS:
-            array = array if pa.types.is_string(array.type) else pc.cast(array, pa.string())
-        elif not pa.types.is_float64(array.type):
-            try:
-                array = pc.cast(array, pa.float64(), safe=False)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                bad = first_bad_row(array)
-                raise not_a_number(path, name, None if bad is None else first_row + bad) from None
+        try:
+            array = as_read_type(array, None if kinds is None else kinds[name])
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            bad = first_bad_row(array)
+            raise not_a_number(path, name, None if bad is None else first_row + bad) from None
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
@@ -354,12 +351,12 @@ def _parquet_batches(
     check_columns(schema.names, columns, path)
     for name in columns:
         kind = schema.field(name).type
-        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
-        if not (numeric or pa.types.is_boolean(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        if not readable_type(kind):
+            takes = "numbers" if kinds is None or kinds[name] in NUMERIC_KINDS else "text or true/false values"
             raise ScoringInputError.at(
                 path,
-                f"column {name!r} holds {kind} values; the model needs numbers",
-                fix="store the model's columns as numbers",
+                f"column {name!r} holds {kind} values; the model needs {takes}",
+                fix=f"store the model's columns as {takes}",
                 column=name,
             )
     return _parquet_batches_after_check(parquet, path, columns, start, stop, kinds)
