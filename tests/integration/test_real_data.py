@@ -82,6 +82,21 @@ def plain_mlflow_reproduces(settings, raw: Path, predictions: pd.DataFrame, tmp_
     assert list(got) == predictions["prediction"].tolist()
 
 
+def _land_and_deploy(runner, monkeypatch: pytest.MonkeyPatch, source: Path, timeline: list[str]) -> str:  # type: ignore[no-untyped-def]
+    """Land every day of `source` (RETRAIN_SOURCE), retrain on the last one; its date, once it deployed."""
+    monkeypatch.setenv("RETRAIN_SOURCE", str(source))
+    monkeypatch.setenv("RETRAIN_HOLDOUT_DAYS", "3")
+    monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.5")
+    for ds in timeline:
+        assert runner.run("generate_data", ds).ok, ds
+    ds = timeline[-1]
+    result = runner.run("retrain", ds)
+    assert result.ok, result.tasks
+    entry = ledger.find(load_settings().ledger_path, ds=ds)
+    assert entry["decision"] == "deploy", entry
+    return ds
+
+
 @pytest.mark.parametrize("estimator", [None, "sklearn.ensemble.RandomForestClassifier"])
 def test_penguins_from_source_to_predictions_with_species_names(
     runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, estimator: str | None
@@ -89,21 +104,12 @@ def test_penguins_from_source_to_predictions_with_species_names(
     # given: the penguins exported as 6 days of the user's own files, species names as labels
     timeline = days("2026-01-01", 6)
     penguin_days(tmp_path / "source", timeline)
-    monkeypatch.setenv("RETRAIN_SOURCE", str(tmp_path / "source"))
-    monkeypatch.setenv("RETRAIN_HOLDOUT_DAYS", "3")
-    monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.5")
     if estimator:
         monkeypatch.setenv("RETRAIN_ESTIMATOR", estimator)
         monkeypatch.setenv("RETRAIN_ESTIMATOR_PARAMS", "{}")
     # when: the same commands as always
-    for ds in timeline:
-        assert runner.run("generate_data", ds).ok, ds
-    ds = timeline[-1]
-    result = runner.run("retrain", ds)
-    assert result.ok, result.tasks
+    ds = _land_and_deploy(runner, monkeypatch, tmp_path / "source", timeline)
     settings = load_settings()
-    entry = ledger.find(settings.ledger_path, ds=ds)
-    assert entry["decision"] == "deploy", entry
     predicted = runner.run("batch_predict", ds)
     assert predicted.ok, predicted.tasks
 
@@ -172,17 +178,9 @@ def test_penguins_as_nullable_parquet_land_train_and_score_like_plain_ones(
     # given: the penguins as 6 days of Parquet written from pandas' nullable and pyarrow dtypes
     timeline = days("2026-01-01", 6)
     frame = penguin_parquet_days(tmp_path / "source", timeline)
-    monkeypatch.setenv("RETRAIN_SOURCE", str(tmp_path / "source"))
-    monkeypatch.setenv("RETRAIN_HOLDOUT_DAYS", "3")
-    monkeypatch.setenv("RETRAIN_METRIC_THRESHOLD", "0.5")
     # when: they land, train a champion, and the last day is scored
-    for ds in timeline:
-        assert runner.run("generate_data", ds).ok, ds
-    ds = timeline[-1]
-    result = runner.run("retrain", ds)
-    assert result.ok, result.tasks
+    ds = _land_and_deploy(runner, monkeypatch, tmp_path / "source", timeline)
     settings = load_settings()
-    assert ledger.find(settings.ledger_path, ds=ds)["decision"] == "deploy"
     assert runner.run("batch_predict", ds).ok
 
     # then: raw/ holds the values a plain CSV export holds, typed as plain ones, scored by the champion
