@@ -147,16 +147,21 @@ class Layout:
         days = sorted(p.name for p in base.iterdir() if _DS.match(p.name) and (p / "data.csv").is_file())
         return [d for d in days if until is None or d <= until]
 
-    def quarantine_reason(self, ds: str) -> str | None:
-        """The reason the day was last quarantined (its latest `reason.txt`), or None if it never was."""
+    def quarantine_reason_file(self, ds: str) -> Path | None:
+        """The `reason.txt` of the day's latest quarantine, or None if it never was quarantined."""
         folder = self.quarantine(ds)
         reasons = [folder / "reason.txt", *sorted(folder.glob("attempt-*/reason.txt"), key=_attempt)]
         found = [r for r in reasons if r.is_file()]
-        if not found:
+        return found[-1] if found else None
+
+    def quarantine_reason(self, ds: str) -> str | None:
+        """The reason the day was last quarantined (its latest `reason.txt`), or None if it never was."""
+        found = self.quarantine_reason_file(ds)
+        if found is None:
             return None
-        text = found[-1].read_text(encoding="utf-8", errors="replace")
+        text = found.read_text(encoding="utf-8", errors="replace")
         line = next((ln for ln in text.splitlines() if ln.startswith("reason: ")), text.strip())
-        return f"{line.removeprefix('reason: ')} (see {found[-1]})"
+        return f"{line.removeprefix('reason: ')} (see {found})"
 
 
 def _attempt(path: Path) -> int:

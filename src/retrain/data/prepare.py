@@ -137,21 +137,21 @@ def split_kinds(features: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _present_kinds(features: pd.DataFrame) -> dict[str, str | None]:
+def present_kinds(features: pd.DataFrame) -> dict[str, str | None]:
     """`split_kinds`, with None for a column holding no value at all (it fits any kind)."""
     return {c: (k if features[c].notna().any() else None) for c, k in split_kinds(features).items()}
 
 
 def window_kinds(frames: dict[str, tuple[pd.DataFrame, pd.Series]]) -> dict[str, str]:
     """The widest kind of each feature column over a window's days (`retrain.data.kinds.widest`)."""
-    per_day = [_present_kinds(features) for features, _ in frames.values()]
+    per_day = [present_kinds(features) for features, _ in frames.values()]
     columns = [str(c) for c in next(iter(frames.values()))[0].columns]
     return {c: widest(day.get(c) for day in per_day) or "float" for c in columns}
 
 
 def fits_kinds(features: pd.DataFrame, kinds: dict[str, str]) -> bool:
     """Whether every column of a day was read as `kinds` says (or holds no value, or is a number widened)."""
-    for name, kind in _present_kinds(features).items():
+    for name, kind in present_kinds(features).items():
         wanted = kinds.get(name)
         if kind is not None and kind != wanted and not (kind == "int" and wanted == "float"):
             return False

@@ -118,15 +118,20 @@ class LandDay:
     def _land_arrived_labels(self, source: Source, before: str) -> list[str]:
         """Land the labels that arrived for earlier unlabelled days; a bad one is quarantined, then raised.
 
-        A day already quarantined is not retried here (land it again with `generate_data` for that day
-        once its labels are fixed), so one bad label file does not fail every later landing.
+        A day quarantined since its features landed is not retried here (land it again with
+        `generate_data` for that day once its labels are fixed), so one bad label file does not fail every
+        later landing; a quarantine older than the landed features (the day was fixed and landed since)
+        is its history and does not stop its labels.
         """
         from retrain.data.load import land_labels
 
         landed: list[str] = []
         problems: list[BadDataError] = []
         for day in self.layout.feature_days(until=before):
-            if day == before or self.layout.day_landed(day) or self.layout.quarantine_reason(day):
+            if day == before or self.layout.day_landed(day):
+                continue
+            if self._quarantined_since_landing(day):
+                log.info("labels of %s not looked for: the day is in quarantine (%s)", day, self.layout.quarantine(day))
                 continue
             staging = Path(tempfile.mkdtemp(prefix=f".staging-{day}-", dir=self.layout.root))
             try:
@@ -145,6 +150,11 @@ class LandDay:
             log.info("labels landed for: %s", ", ".join(landed) or "no day")
             raise problems[0]
         return landed
+
+    def _quarantined_since_landing(self, ds: str) -> bool:
+        """Whether day `ds` was quarantined after its features landed (else its quarantine is history)."""
+        reason = self.layout.quarantine_reason_file(ds)
+        return reason is not None and reason.stat().st_mtime_ns >= self.layout.raw_data(ds).stat().st_mtime_ns
 
     def _land_source_day(self, source: Source, ds: str) -> tuple[Path, Path | None]:
         from retrain.data.load import land_files
@@ -175,19 +185,29 @@ class LandDay:
         return shared_columns(self.layout, earlier) if earlier else None
 
     def expected_kinds(self, ds: str, columns: list[str] | None) -> dict[str, str] | None:
-        """The kind of each feature column (`retrain.data.kinds`) in the latest day landed before `ds`.
+        """The kind of each feature column (`retrain.data.kinds`) in the latest day before `ds` holding a value in it.
 
-        A day must hold numbers where that day did (text there is refused at its row); None for the
-        first day, whose kinds are inferred.
+        A day must hold numbers where earlier days did (text there is refused at its row). A day where a
+        column held no value at all says nothing of its kind (a text column left empty that day is not a
+        numeric one), so the days before it are asked, back over at most `RETRAIN_WINDOW_DAYS` landed days
+        (what training reads); a column empty in all of them has no expected kind. None for the first
+        day, whose kinds are inferred.
         """
-        from retrain.data.prepare import split_kinds
+        from retrain.data.prepare import present_kinds
         from retrain.data.validate import read_features
 
         earlier = [d for d in self.layout.feature_days() if d != ds]
         if not earlier or columns is None:
             return None
         before = [d for d in earlier if d < ds] or earlier
-        return split_kinds(read_features(self.layout.raw_data(before[-1]), columns))
+        kinds: dict[str, str] = {}
+        for day in reversed(before[-self.settings.window_days :]):
+            for name, kind in present_kinds(read_features(self.layout.raw_data(day), columns)).items():
+                if kind is not None:
+                    kinds.setdefault(name, kind)
+            if len(kinds) == len(columns):
+                break
+        return kinds
 
     def _report_new_classes(self, ds: str) -> None:
         """Alert once, and record in the ledger, labels of `ds` that no earlier labelled day held."""

@@ -197,6 +197,25 @@ def test_late_labels_that_do_not_match_the_features_are_quarantined(retrain_env,
     assert job.run("2025-12-07").labelled == []  # a quarantined day's labels are not retried by later landings
 
 
+def test_late_labels_of_a_day_fixed_and_landed_again_after_its_quarantine_land(retrain_env, tmp_path) -> None:
+    # given a day whose features were refused (quarantined), then fixed and landed again without labels
+    source = tmp_path / "source"
+    day = _day(source, data=b"f00,f99\n1,2\n3,4\n5,6\n", target=None)  # f99: not the columns to come
+    job = _job(retrain_env, source)
+    _day(source, "2025-12-04")  # the first day, which defines the columns
+    job.run("2025-12-04")
+    with pytest.raises(BadDataError, match="quarantined to"):
+        job.run(DS)
+    (day / "data.csv").write_bytes(DATA)
+    job.run(DS)
+    assert job.layout.features_landed(DS) and job.layout.quarantine_reason(DS) is not None
+    # when its labels arrive and a later day lands, then they land with it (the quarantine is history)
+    (day / "target.csv").write_bytes(TARGET)
+    _day(source, "2025-12-06", target=None)
+    assert job.run("2025-12-06").labelled == [DS]
+    assert job.layout.day_landed(DS)
+
+
 @pytest.mark.parametrize("delay", [0, 3])
 def test_the_synthetic_labels_land_after_the_delay(retrain_env, delay) -> None:
     job = _job({**retrain_env, "RETRAIN_LABEL_DELAY_DAYS": str(delay)}, None)
@@ -229,6 +248,32 @@ def test_a_later_day_keeps_earlier_kinds_text_in_a_numeric_column_is_refused(ret
     with pytest.raises(BadDataError) as caught:
         job.run("2025-12-07")
     assert (caught.value.column, caught.value.row) == ("n", 1) and "'five' is not a number" in str(caught.value)
+
+
+def test_a_day_with_a_text_column_left_empty_does_not_make_it_numeric(retrain_env, tmp_path) -> None:
+    # given a day of text, then a day where that column holds no value at all, then text again
+    _day(tmp_path / "source", data=b"sex,n\nmale,1\nfemale,2\nmale,3\n")
+    _day(tmp_path / "source", "2025-12-06", data=b"sex,n\n,3\n,4\n,5\n")
+    _day(tmp_path / "source", "2025-12-07", data=b"sex,n\nfemale,5\nmale,6\nmale,7\n")
+    job = _job(retrain_env, tmp_path / "source")
+    job.run(DS)
+    job.run("2025-12-06")
+    # when the third day lands, then its text is text, as the last day holding a value said
+    assert job.expected_kinds("2025-12-07", ["sex", "n"]) == {"sex": "string", "n": "int"}
+    job.run("2025-12-07")
+    assert job.layout.raw_data("2025-12-07").is_file()
+
+
+def test_a_column_empty_from_the_first_day_takes_whatever_kind_comes(retrain_env, tmp_path) -> None:
+    # given a first day whose `note` column is empty, then a day with text in it
+    _day(tmp_path / "source", data=b"note,n\n,1\n,2\n,3\n")
+    _day(tmp_path / "source", "2025-12-06", data=b"note,n\nlate,3\nearly,4\nlate,5\n")
+    job = _job(retrain_env, tmp_path / "source")
+    job.run(DS)
+    # when the second day lands, then nothing is expected of `note` and its text lands
+    assert job.expected_kinds("2025-12-06", ["note", "n"]) == {"n": "int"}
+    job.run("2025-12-06")
+    assert job.layout.raw_data("2025-12-06").is_file()
 
 
 def test_a_new_class_is_reported_once_with_its_day(retrain_env, tmp_path) -> None:
