@@ -26,6 +26,7 @@ from airflow.sdk import DAG  # noqa: E402
 from retrain.airflow.approval import resolve_timeouts  # noqa: E402
 from retrain.airflow.console_logs import collapse_idle_loop, redact_console_logs, task_errors  # noqa: E402
 from retrain.airflow.execution_api import serve_only_newest_version  # noqa: E402
+from retrain.airflow.idle_loop import backed_off_idle_sleep  # noqa: E402
 from retrain.airflow.run_guard import RunInProgressError, exclusive_run  # noqa: E402
 from retrain.io import file_lock  # noqa: E402
 from retrain.ops.signals import Stopped  # noqa: E402
@@ -126,6 +127,7 @@ class DagRunner:
         with (
             exclusive_run(self.airflow_home, dag_id, day, logical_date),
             task_errors() as errors,
+            backed_off_idle_sleep(),  # a failure's downstream levels settle in ~1.5 s, not one second each
             resolve_timeouts(dag),
             young_collections_only(collect_on_leaving=not last),  # the tasks' imports: see the module
         ):
