@@ -7,6 +7,7 @@ message reads the same way: `{file} [column 'c', row r (line l of the file)]: {p
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 QUOTE_CHARS = 40
@@ -57,6 +58,19 @@ class BadDataError(ValueError):
         error.column = column
         error.row = row
         error.fix = fix
+        return error
+
+    def relocated(self, where: str) -> BadDataError:
+        """The same error located at `where` instead of its file: for a staged copy the user never saw.
+
+        The file's line number is dropped (it counted the copy's lines); the column and the row stay.
+        """
+        message = str(self)
+        if self.path is not None and message.startswith(str(self.path)):
+            rest = re.sub(r" \(line \d+ of the file\)", "", message[len(str(self.path)) :], count=1)
+            message = where + rest
+        error = type(self)(message)
+        error.path, error.column, error.row, error.fix = self.path, self.column, self.row, self.fix
         return error
 
 

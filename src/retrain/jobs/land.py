@@ -134,16 +134,19 @@ class LandDay:
                 log.info("labels of %s not looked for: the day is in quarantine (%s)", day, self.layout.quarantine(day))
                 continue
             staging = Path(tempfile.mkdtemp(prefix=f".staging-{day}-", dir=self.layout.root))
+            origin = "RETRAIN_SOURCE"
             try:
                 try:
                     fetched = source.fetch(day, staging)
+                    origin = fetched.origin
                     if fetched.target is not None:
                         land_labels(fetched.target, self.layout, day)
                         landed.append(day)
                 except FileNotFoundError:
                     continue
                 except BadDataError as exc:
-                    problems.append(self._quarantine(source.day_files(day, staging), day, exc))
+                    delivered = _as_delivered(exc, staging, origin)
+                    problems.append(self._quarantine(source.day_files(day, staging), day, delivered))
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         if problems:
@@ -162,14 +165,16 @@ class LandDay:
         self.layout.root.mkdir(parents=True, exist_ok=True)
         # Converted days (Parquet, SQL, object storage) are staged beside raw/ (same file system), then landed.
         staging = Path(tempfile.mkdtemp(prefix=f".staging-{ds}-", dir=self.layout.root))
+        origin = "RETRAIN_SOURCE"
         try:
             try:
                 day = source.fetch(ds, staging)
+                origin = day.origin
                 columns = self.expected_columns(ds)
                 kinds = self.expected_kinds(ds, columns)
                 return land_files(day.data, day.target, self.layout, ds, columns, kinds)
             except BadDataError as exc:
-                raise self._quarantine(source.day_files(ds, staging), ds, exc) from exc
+                raise self._quarantine(source.day_files(ds, staging), ds, _as_delivered(exc, staging, origin)) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -243,3 +248,15 @@ class LandDay:
         error = BadDataError(f"{exc} (the day was quarantined to {folder})")
         error.path, error.column, error.row, error.fix = exc.path, exc.column, exc.row, exc.fix
         return error
+
+
+def _as_delivered(exc: BadDataError, staging: Path, origin: str) -> BadDataError:
+    """`exc` located in the day as its source delivered it, when it names a converted copy in `staging`.
+
+    A Parquet, SQL or object-storage day is converted to CSV in a staging folder that is gone once the
+    landing ends: an error naming that copy (and its CSV line) would send the user to a file that never
+    existed for them.
+    """
+    if exc.path is None or exc.path.parent != staging:
+        return exc
+    return exc.relocated(f"{exc.path.stem} of {origin} (as landing read it, converted to CSV)")

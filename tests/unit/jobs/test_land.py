@@ -276,6 +276,29 @@ def test_a_column_empty_from_the_first_day_takes_whatever_kind_comes(retrain_env
     assert job.layout.raw_data("2025-12-06").is_file()
 
 
+def test_a_bad_parquet_day_is_named_as_delivered_not_as_its_staged_copy(retrain_env, tmp_path) -> None:
+    import pandas as pd
+
+    # given a first CSV day of numbers, then a Parquet day with a word where numbers were
+    source = tmp_path / "source"
+    _day(source)
+    bad = source / "2025-12-06"
+    bad.mkdir()
+    pd.DataFrame({"f00": ["1", "two", "3"], "f01": ["4", "5", "6"]}).to_parquet(bad / "data.parquet")
+    (bad / "target.csv").write_bytes(TARGET)
+    job = _job(retrain_env, source)
+    job.run(DS)
+    # when it lands, then the error points at the day the source delivered, with its row, never at the
+    # converted copy landing staged (gone once the landing ended) nor at that copy's CSV line
+    with pytest.raises(BadDataError) as caught:
+        job.run("2025-12-06")
+    message = str(caught.value)
+    assert message.startswith(f"data of {bad} (as landing read it, converted to CSV) [column 'f00', row 1]: ")
+    assert ".staging-" not in message and "line " not in message
+    assert (caught.value.column, caught.value.row) == ("f00", 1)
+    assert (job.layout.quarantine("2025-12-06") / "data.parquet").is_file()
+
+
 def test_a_new_class_is_reported_once_with_its_day(retrain_env, tmp_path) -> None:
     from retrain.records import ledger
 
