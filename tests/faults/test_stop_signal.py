@@ -115,6 +115,8 @@ def test_sigterm_during_training_stops_the_run_cleanly_and_promptly(home: Path, 
     rerun = retrain_cli(home, "run", "retrain", "--date", DAYS[6])
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     assert _run_states(home, DAYS[6])[1]["deploy_model"] == "success"
+    # and its summary ends with the decision the history recorded (the first champion: no interval)
+    assert "decision: deploy version 1; roc_auc " in rerun.stdout and "(no champion yet)" in rerun.stdout
 
 
 def test_sigterm_while_the_sensor_waits_stops_promptly(home: Path, tmp_path: Path) -> None:

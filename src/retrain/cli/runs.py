@@ -177,6 +177,13 @@ def run(
     from retrain.report.console import print_run_result
 
     print_run_result(console, result, None if verbose else log_path)
+    if dag_id == "retrain" and result.ok:
+        from retrain.records import ledger
+        from retrain.report.console import print_retrain_decision
+
+        gate = ("deploy", "skip")
+        decided = [e for e in ledger.read(settings.ledger_path) if e.get("ds") == days[0] and e.get("decision") in gate]
+        print_retrain_decision(console, decided[-1] if decided else None)
     end_without_teardown()  # the run is recorded; freeing Airflow's and MLflow's objects one by one gains nothing
     if not result.ok:
         raise typer.Exit(1)

@@ -193,6 +193,30 @@ def print_run_result(console: Console, result: Any, log_path: Path | None) -> No
         console.print(f"task logs: {log_path}", soft_wrap=True, highlight=False)
 
 
+def print_retrain_decision(console: Console, entry: dict[str, Any] | None) -> None:
+    """After `retrain run retrain`: the gate's decision for the date as the history records it, one line.
+
+    `entry` is the date's `deploy` or `skip` row of the ledger (None: the run decided nothing, e.g. it failed).
+    """
+    if entry is None:
+        return
+    metric, challenger, champion = entry.get("metric"), entry.get("challenger_score"), entry.get("champion_score")
+    scores = "" if challenger is None else f"; {metric} {challenger:.4f}"
+    if challenger is not None:
+        scores += " (no champion yet)" if champion is None else f" vs champion {champion:.4f}"
+    if entry.get("ci_low") is not None and entry.get("ci_high") is not None:
+        scores += f", gain 95% interval [{entry['ci_low']:+.4f}, {entry['ci_high']:+.4f}]"
+    version = f" version {entry['version']}" if entry.get("decision") == "deploy" and entry.get("version") else ""
+    reasons = entry.get("reasons") or []
+    why = f" ({reasons[-1]})" if entry.get("decision") == "skip" and reasons else ""
+    colour = "green" if entry.get("decision") == "deploy" else "yellow"
+    console.print(
+        f"decision: [{colour}]{entry.get('decision')}[/{colour}]{version}{escape(scores + why)}",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
 def _print_mixed_types(console: Console, settings: Settings) -> None:
     """The last scored day: rows whose text `segment` was empty, scored like the others (no hand encoding)."""
     import pandas as pd

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from retrain.report.console import history_table, print_run_result
+from retrain.report.console import history_table, print_retrain_decision, print_run_result
 
 
 def _render(history: list[dict]) -> str:
@@ -47,3 +47,25 @@ def test_a_run_summary_keeps_its_heading_on_one_line_and_the_tasks_in_run_order(
     shown = [name for line in lines for name in tasks if f" {name} " in line]
     assert shown == list(tasks)
     assert "train_model failed: ValueError: bad parameter" in text
+
+
+def test_a_retrain_summary_ends_with_its_decision() -> None:
+    def shown(entry: dict | None) -> str:
+        console = Console(width=200, record=True)
+        print_retrain_decision(console, entry)
+        return console.export_text().strip()
+
+    deploy = {"decision": "deploy", "version": "4", "metric": "roc_auc", "challenger_score": 0.86151,
+              "champion_score": 0.85093, "ci_low": 0.003, "ci_high": 0.0177, "reasons": ["beats champion"]}  # fmt: skip
+    assert shown(deploy) == (
+        "decision: deploy version 4; roc_auc 0.8615 vs champion 0.8509, gain 95% interval [+0.0030, +0.0177]"
+    )
+    skip = {**deploy, "decision": "skip", "version": None, "ci_low": -0.0024, "reasons": ["a", "no sure gain"]}
+    assert shown(skip) == (
+        "decision: skip; roc_auc 0.8615 vs champion 0.8509, gain 95% interval [-0.0024, +0.0177] (no sure gain)"
+    )
+    first = {**deploy, "version": "1", "champion_score": None, "ci_low": None, "ci_high": None}
+    assert shown(first) == "decision: deploy version 1; roc_auc 0.8615 (no champion yet)"
+    nothing_new = {"decision": "skip", "challenger_score": None, "reasons": ["no new labelled data since version 3"]}
+    assert shown(nothing_new) == "decision: skip (no new labelled data since version 3)"
+    assert shown(None) == ""
