@@ -205,7 +205,7 @@ def print_retrain_decision(console: Console, entry: dict[str, Any] | None) -> No
     if challenger is not None:
         scores += " (no champion yet)" if champion is None else f" vs champion {champion:.4f}"
     if entry.get("ci_low") is not None and entry.get("ci_high") is not None:
-        scores += f", gain 95% interval [{entry['ci_low']:+.4f}, {entry['ci_high']:+.4f}]"
+        scores += f", gain interval [{entry['ci_low']:+.4f}, {entry['ci_high']:+.4f}]"
     version = f" version {entry['version']}" if entry.get("decision") == "deploy" and entry.get("version") else ""
     reasons = entry.get("reasons") or []
     why = f" ({reasons[-1]})" if entry.get("decision") == "skip" and reasons else ""

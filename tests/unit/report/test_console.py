@@ -58,11 +58,11 @@ def test_a_retrain_summary_ends_with_its_decision() -> None:
     deploy = {"decision": "deploy", "version": "4", "metric": "roc_auc", "challenger_score": 0.86151,
               "champion_score": 0.85093, "ci_low": 0.003, "ci_high": 0.0177, "reasons": ["beats champion"]}  # fmt: skip
     assert shown(deploy) == (
-        "decision: deploy version 4; roc_auc 0.8615 vs champion 0.8509, gain 95% interval [+0.0030, +0.0177]"
+        "decision: deploy version 4; roc_auc 0.8615 vs champion 0.8509, gain interval [+0.0030, +0.0177]"
     )
     skip = {**deploy, "decision": "skip", "version": None, "ci_low": -0.0024, "reasons": ["a", "no sure gain"]}
     assert shown(skip) == (
-        "decision: skip; roc_auc 0.8615 vs champion 0.8509, gain 95% interval [-0.0024, +0.0177] (no sure gain)"
+        "decision: skip; roc_auc 0.8615 vs champion 0.8509, gain interval [-0.0024, +0.0177] (no sure gain)"
     )
     first = {**deploy, "version": "1", "champion_score": None, "ci_low": None, "ci_high": None}
     assert shown(first) == "decision: deploy version 1; roc_auc 0.8615 (no champion yet)"
